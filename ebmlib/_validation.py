@@ -1,0 +1,72 @@
+"""Argument checks shared by every public function.
+
+Each check raises ``TypeError`` (wrong kind of object or dtype) or ``ValueError``
+(right kind, wrong value) with a message that names the argument and says what
+was expected, so that bad input never turns into a silent NaN further down.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = ["check_batch", "check_positive_int", "check_positive_float"]
+
+
+def check_batch(
+    x: object,
+    name: str,
+    n_features: int,
+    *,
+    binary: bool = False,
+) -> torch.Tensor:
+    """Check that ``x`` is a finite float tensor of shape ``[batch, n_features]``.
+
+    Args:
+        x: the object to check.
+        name: the argument's name, used in error messages.
+        n_features: the expected width (number of columns).
+        binary: if True, every entry must be exactly 0 or 1.
+
+    Returns:
+        ``x`` itself, unchanged.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{name} must have a floating dtype (binary data are float 0s and 1s), got {x.dtype}"
+        )
+    if x.dim() != 2:
+        raise ValueError(
+            f"{name} must have shape [batch, {n_features}], got a {x.dim()}-d tensor of shape {tuple(x.shape)}"
+        )
+    if x.shape[1] != n_features:
+        raise ValueError(
+            f"{name} must have {n_features} columns (shape [batch, {n_features}]), got shape {tuple(x.shape)}"
+        )
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if binary and not bool(((x == 0) | (x == 1)).all()):
+        raise ValueError(f"{name} must be binary (every entry 0.0 or 1.0) for a binary model")
+    return x
+
+
+def check_positive_int(value: object, name: str, *, allow_zero: bool = False) -> int:
+    """Check that ``value`` is an integer >= 1 (or >= 0 with ``allow_zero``)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    lowest = 0 if allow_zero else 1
+    if value < lowest:
+        raise ValueError(f"{name} must be >= {lowest}, got {value}")
+    return value
+
+
+def check_positive_float(value: object, name: str) -> float:
+    """Check that ``value`` is a finite real number > 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a float, got {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return float(value)

@@ -1,0 +1,79 @@
+"""Small helpers every chapter uses: seeding, device choice, log-space averages."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import torch
+
+__all__ = ["seed_everything", "get_device", "log_mean_exp", "bernoulli_from_logits"]
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA) so that a run repeats.
+
+    Args:
+        seed: any non-negative integer.
+
+    Returns:
+        A CPU ``torch.Generator`` seeded with ``seed``, for functions that take one.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def get_device(device: str | torch.device = "auto") -> torch.device:
+    """Resolve a device name: ``"auto"`` picks CUDA when it is available, else CPU.
+
+    Args:
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or a ``torch.device``.
+    """
+    if isinstance(device, torch.device):
+        return device
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:i]', got {device!r}") from err
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for but CUDA is not available here")
+    return resolved
+
+
+def log_mean_exp(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """``log(mean(exp(x)))`` along ``dim``, computed stably with logsumexp.
+
+    Args:
+        x: any floating tensor.
+        dim: the dimension to average over.
+
+    Returns:
+        ``x`` with ``dim`` reduced.
+    """
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError("x must be a floating torch.Tensor")
+    n = x.shape[dim]
+    if n == 0:
+        raise ValueError(f"x must have at least one entry along dim={dim}")
+    return torch.logsumexp(x, dim=dim) - math.log(n)
+
+
+def bernoulli_from_logits(
+    logits: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Draw 0/1 samples with ``P(1) = sigmoid(logits)``, same shape, dtype and device.
+
+    Works in log-odds space (compares the logits with logistic noise), so very large
+    or very small logits never pass through a rounded probability.
+    """
+    u = torch.rand(logits.shape, dtype=logits.dtype, device=logits.device, generator=generator)
+    return (torch.logit(u) < logits).to(logits.dtype)

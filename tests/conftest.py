@@ -1,0 +1,44 @@
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture
+def gen():
+    """A fresh, fixed-seed CPU generator for each test."""
+    return torch.Generator().manual_seed(1234)
+
+
+def all_binary(n):
+    """Every 0/1 vector of length n, built independently of ebmlib (itertools, numpy)."""
+    return np.array(list(itertools.product([0.0, 1.0], repeat=n)))
+
+
+def brute_log_z_bm(model):
+    """log Z of a Boltzmann machine by a plain numpy sum over all states."""
+    w = model.coupling.detach().double().numpy()
+    b = model.bias.detach().double().numpy()
+    x = all_binary(model.n_units)
+    neg_energy = 0.5 * np.einsum("si,ij,sj->s", x, w, x) + x @ b
+    m = neg_energy.max()
+    return m + np.log(np.exp(neg_energy - m).sum()), x, neg_energy
+
+
+def brute_log_z_rbm(model):
+    """log Z of an RBM by summing exp(-E(v, h)) over every joint state (v, h)."""
+    w = model.weight.detach().double().numpy()
+    b = model.visible_bias.detach().double().numpy()
+    c = model.hidden_bias.detach().double().numpy()
+    v = all_binary(model.n_visible)
+    h = all_binary(model.n_hidden)
+    neg = (v @ w) @ h.T + (v @ b)[:, None] + (h @ c)[None, :]
+    m = neg.max()
+    return m + np.log(np.exp(neg - m).sum()), v, neg
+
+
+def sampling_tolerance(p, n, sigmas=5.0):
+    """Allowed |empirical - exact| frequency for n independent draws: `sigmas` standard errors."""
+    p = np.asarray(p, dtype=float)
+    return sigmas * np.sqrt(p * (1 - p) / n) + 1e-12

@@ -1,0 +1,67 @@
+"""Offline data sets and helpers."""
+
+import math
+
+import torch
+
+from ebmlib import data, exact, utils
+
+
+def test_digits_are_binary_and_split():
+    train, test = data.digits()
+    assert train.shape[1] == 64 and len(train) + len(test) == 1797
+    assert set(train.unique().tolist()) == {0.0, 1.0} and train.dtype == torch.float32
+    again, _ = data.digits()
+    assert torch.equal(train, again)
+
+
+def test_mnist5k_is_offline_binary_and_split():
+    train, test = data.mnist5k()
+    assert train.shape == (4000, 784) and test.shape == (1000, 784)
+    assert set(test.unique().tolist()) == {0.0, 1.0}
+    assert 0.05 < train.mean().item() < 0.3  # MNIST is mostly background
+
+
+def test_bars_and_stripes_lists_every_image():
+    images = data.bars_and_stripes(3)
+    assert images.shape == (2 ** 4 - 2, 9)
+    grids = images.reshape(-1, 3, 3)
+    for g in grids:
+        rows_whole = bool(((g.sum(1) == 0) | (g.sum(1) == 3)).all())
+        cols_whole = bool(((g.sum(0) == 0) | (g.sum(0) == 3)).all())
+        assert rows_whole or cols_whole
+
+
+def test_gaussian_mixture_density_integrates_to_one():
+    mixture = data.gaussian_mixture(n_components=6, radius=3.0, std=0.4)
+    axis = torch.linspace(-6, 6, 601, dtype=torch.float64)
+    xx, yy = torch.meshgrid(axis, axis, indexing="ij")
+    pts = torch.stack([xx.reshape(-1), yy.reshape(-1)], -1).float()
+    mass = mixture.log_prob(pts).double().exp().sum() * (12 / 600) ** 2
+    assert abs(mass.item() - 1.0) < 1e-3
+
+
+def test_boltzmann_dataset_is_exact_sampling_from_its_model():
+    model, x = data.boltzmann_dataset(6, 30_000, seed=1)
+    m = exact.marginals(model)
+    tol = 5 * torch.sqrt(m * (1 - m) / 30_000)
+    assert bool(((x.double().mean(0) - m).abs() <= tol).all())
+
+
+def test_log_mean_exp_is_stable():
+    x = torch.tensor([1000.0, 1000.0 + math.log(3.0)], dtype=torch.float64)
+    assert abs(utils.log_mean_exp(x).item() - (1000.0 + math.log(2.0))) < 1e-12
+
+
+def test_seed_everything_repeats_draws():
+    utils.seed_everything(3)
+    a = torch.rand(4)
+    utils.seed_everything(3)
+    assert torch.equal(a, torch.rand(4))
+
+
+def test_bernoulli_from_logits_frequency():
+    logits = torch.tensor([-2.0, 0.0, 3.0]).repeat(50_000, 1)
+    freq = utils.bernoulli_from_logits(logits, torch.Generator().manual_seed(0)).mean(0).double()
+    p = torch.sigmoid(torch.tensor([-2.0, 0.0, 3.0], dtype=torch.float64))
+    assert bool(((freq - p).abs() <= 5 * torch.sqrt(p * (1 - p) / 50_000)).all())

@@ -1,0 +1,171 @@
+"""ebmlib.exact against independent brute force (numpy sums over every state) and closed forms."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import all_binary, brute_log_z_bm, brute_log_z_rbm
+
+from ebmlib import exact
+from ebmlib.models import RBM, BoltzmannMachine, GaussianEnergy, MLPEnergy
+
+REL = 1e-9
+
+
+def test_binary_states_lists_every_code_once():
+    s = exact.binary_states(5)
+    assert s.shape == (32, 5) and s.dtype == torch.float64
+    codes = (s * 2 ** torch.arange(5)).sum(1)
+    assert torch.equal(codes, torch.arange(32, dtype=torch.float64))
+    assert torch.equal(exact.binary_states(5, 8, 12), s[8:12])
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 9, 12])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_log_partition_bm_matches_brute_force(n, seed):
+    model = BoltzmannMachine.random(n, generator=torch.Generator().manual_seed(seed))
+    expected, _, _ = brute_log_z_bm(model)
+    got = exact.log_partition(model)
+    assert got.dtype == torch.float64 and got.dim() == 0
+    assert abs(got.item() - expected) <= REL * abs(expected)
+
+
+@pytest.mark.parametrize("nv,nh", [(3, 7), (7, 3), (6, 6), (10, 2), (1, 5)])
+def test_log_partition_rbm_matches_joint_brute_force(nv, nh):
+    model = RBM.random(nv, nh, generator=torch.Generator().manual_seed(nv * 10 + nh))
+    expected, _, _ = brute_log_z_rbm(model)
+    got = exact.log_partition(model).item()
+    assert abs(got - expected) <= REL * abs(expected)
+    layer, width = exact.enumerated_layer(model)
+    assert width == min(nv, nh)
+    assert layer == ("hidden" if nh < nv else "visible")
+
+
+def test_log_likelihood_is_normalized_and_matches_brute_force():
+    model = BoltzmannMachine.random(7, generator=torch.Generator().manual_seed(3))
+    log_z, x, neg_energy = brute_log_z_bm(model)
+    ll = exact.log_likelihood(model, torch.tensor(x, dtype=torch.float32))
+    assert ll.dtype == torch.float64 and ll.shape == (128,)
+    np.testing.assert_allclose(ll.detach().numpy(), neg_energy - log_z, rtol=REL, atol=1e-12)
+    assert abs(torch.logsumexp(ll, 0).item()) < 1e-12
+
+
+def test_rbm_log_likelihood_matches_joint_brute_force():
+    model = RBM.random(8, 3, generator=torch.Generator().manual_seed(4))
+    log_z, v, neg = brute_log_z_rbm(model)
+    m = neg.max(1, keepdims=True)
+    expected = (m[:, 0] + np.log(np.exp(neg - m).sum(1))) - log_z
+    got = exact.log_likelihood(model, torch.tensor(v, dtype=torch.float32)).detach().numpy()
+    np.testing.assert_allclose(got, expected, rtol=REL)
+
+
+def test_float32_model_is_evaluated_in_float64():
+    model = BoltzmannMachine.random(10, generator=torch.Generator().manual_seed(5))
+    twin = BoltzmannMachine.random(10, generator=torch.Generator().manual_seed(5)).double()
+    assert abs(exact.log_partition(model).item() - exact.log_partition(twin).item()) < 1e-12
+
+
+def test_marginals_match_brute_force_for_both_enumerated_layers():
+    bm = BoltzmannMachine.random(8, generator=torch.Generator().manual_seed(6))
+    log_z, x, neg = brute_log_z_bm(bm)
+    np.testing.assert_allclose(exact.marginals(bm).numpy(), np.exp(neg - log_z) @ x, rtol=1e-9)
+    for nv, nh in [(9, 3), (4, 9)]:
+        rbm = RBM.random(nv, nh, generator=torch.Generator().manual_seed(nv))
+        log_z, v, neg = brute_log_z_rbm(rbm)
+        p_v = np.exp(neg - log_z).sum(1)
+        np.testing.assert_allclose(exact.marginals(rbm).numpy(), p_v @ v, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        BoltzmannMachine.random(7, generator=torch.Generator().manual_seed(7)),
+        RBM.random(9, 4, generator=torch.Generator().manual_seed(8)),  # enumerates hidden
+        RBM.random(4, 9, generator=torch.Generator().manual_seed(9)),  # enumerates visible
+    ],
+    ids=["bm", "rbm-hidden", "rbm-visible"],
+)
+def test_expected_gradient_equals_autograd_of_log_z(model):
+    auto = torch.autograd.grad(exact.log_partition(model), list(model.parameters()))
+    for a, e in zip(auto, exact.expected_gradient(model)):
+        np.testing.assert_allclose(e.numpy(), a.double().numpy(), rtol=1e-6, atol=1e-9)
+
+
+def test_expected_gradient_equals_finite_differences():
+    model = BoltzmannMachine.random(6, generator=torch.Generator().manual_seed(10)).double()
+    grad_b = exact.expected_gradient(model)[1]
+    h = 1e-6
+    for i in range(6):
+        with torch.no_grad():
+            model.bias[i] += h
+            up = exact.log_partition(model).item()
+            model.bias[i] -= 2 * h
+            down = exact.log_partition(model).item()
+            model.bias[i] += h
+        assert abs((up - down) / (2 * h) - grad_b[i].item()) < 1e-6
+
+
+def test_exact_samples_follow_the_distribution(gen):
+    model = BoltzmannMachine.random(4, generator=torch.Generator().manual_seed(11))
+    states, probs = exact.distribution(model)
+    n = 40_000
+    draws = exact.sample(model, n, generator=gen)
+    codes = (draws.double() * 2 ** torch.arange(4)).sum(1).long()
+    freq = torch.bincount(codes, minlength=16).double() / n
+    tol = 5 * torch.sqrt(probs * (1 - probs) / n)
+    assert bool(((freq - probs).abs() <= tol).all())
+    assert torch.equal(states, exact.binary_states(4))
+
+
+def test_exact_samples_of_rbm_via_hidden_layer(gen):
+    model = RBM.random(8, 2, generator=torch.Generator().manual_seed(12))
+    n = 40_000
+    draws = exact.sample(model, n, generator=gen)
+    m = exact.marginals(model)
+    tol = 5 * torch.sqrt(m * (1 - m) / n)
+    assert bool(((draws.double().mean(0) - m).abs() <= tol).all())
+
+
+def test_gaussian_log_partition_closed_form():
+    prec = torch.tensor([[2.0, 0.6, 0.0], [0.6, 1.0, 0.2], [0.0, 0.2, 0.5]])
+    model = GaussianEnergy(3, mean=torch.tensor([1.0, -1.0, 0.5]), precision=prec)
+    expected = 1.5 * math.log(2 * math.pi) - 0.5 * math.log(torch.linalg.det(prec.double()).item())
+    assert abs(exact.log_partition(model).item() - expected) < 1e-6
+    mvn = torch.distributions.MultivariateNormal(model.mean.detach().double(), precision_matrix=prec.double())
+    x = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
+    np.testing.assert_allclose(model.log_prob(x).detach().numpy(), mvn.log_prob(x.double()).numpy(), rtol=1e-5)
+
+
+def test_grid_quadrature_matches_closed_form_in_2d():
+    model = GaussianEnergy(2, mean=torch.tensor([0.5, -0.3]), precision=torch.tensor([[1.5, 0.4], [0.4, 0.8]]))
+    grid = exact.log_partition_grid(model, -12.0, 12.0, n_points=400)
+    assert abs(grid.item() - model.log_partition().item()) < 1e-4
+
+
+def test_too_large_to_enumerate_is_refused_at_once():
+    with pytest.raises(ValueError, match=r"30 units.*max_bits=24"):
+        exact.log_partition(BoltzmannMachine(30))
+    with pytest.raises(ValueError, match=r"hidden layer has 25 units"):
+        exact.log_partition(RBM(784, 25))
+    with pytest.raises(ValueError, match="max_bits"):
+        exact.marginals(RBM(40, 30))
+    with pytest.raises(ValueError, match="distribution"):
+        exact.distribution(RBM(30, 2))
+
+
+def test_continuous_model_without_closed_form_is_refused():
+    with pytest.raises(ValueError, match="log_partition_grid"):
+        exact.log_partition(MLPEnergy(2))
+    with pytest.raises(TypeError):
+        exact.marginals(GaussianEnergy(2))
+    with pytest.raises(ValueError, match="1-3 dimensions"):
+        exact.log_partition_grid(MLPEnergy(4), -1.0, 1.0)
+
+
+def test_log_likelihood_rejects_bad_rows():
+    model = BoltzmannMachine(4)
+    with pytest.raises(ValueError, match="4 columns"):
+        exact.log_likelihood(model, torch.zeros(3, 5))
+    with pytest.raises(ValueError, match="binary"):
+        exact.log_likelihood(model, torch.full((3, 4), 0.5))

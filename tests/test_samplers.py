@@ -1,0 +1,166 @@
+"""Every sampler against exact distributions: empirical frequencies from many independent
+chains must sit within 5 standard errors (computed from the number of chains) of the truth."""
+
+import numpy as np
+import pytest
+import torch
+
+from ebmlib import exact, samplers
+from ebmlib.models import RBM, BoltzmannMachine, EnergyModel, GaussianEnergy
+
+N_CHAINS = 20_000
+
+
+def codes(x):
+    return (x.double() * 2 ** torch.arange(x.shape[1], dtype=torch.float64)).sum(1).long()
+
+
+def assert_matches_distribution(model, draws):
+    """Frequencies of every state within 5 standard errors of the exact probabilities."""
+    _, probs = exact.distribution(model)
+    n = draws.shape[0]
+    freq = torch.bincount(codes(draws), minlength=len(probs)).double() / n
+    tol = 5 * torch.sqrt(probs * (1 - probs) / n) + 1e-12
+    worst = ((freq - probs).abs() / tol).max().item()
+    assert worst <= 1.0, f"a state's frequency is {worst:.2f}x the allowed deviation"
+
+
+def random_start(n, gen, chains=N_CHAINS):
+    return (torch.rand(chains, n, generator=gen) < 0.5).float()
+
+
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_gibbs_bm_samples_exact_distribution(backend, gen):
+    model = BoltzmannMachine.random(6, weight_std=0.7, generator=torch.Generator().manual_seed(0))
+    draws = samplers.gibbs(model, random_start(6, gen), 30, generator=gen, backend=backend)
+    assert draws.shape == (N_CHAINS, 6) and draws.dtype == torch.float32
+    assert_matches_distribution(model, draws)
+
+
+def test_gibbs_backends_agree_on_the_same_noise():
+    model = BoltzmannMachine.random(40, weight_std=0.3, generator=torch.Generator().manual_seed(1)).double()
+    x = random_start(40, torch.Generator().manual_seed(2), chains=64).double()
+    a = samplers.gibbs(model, x, 5, generator=torch.Generator().manual_seed(3), backend="numba")
+    b = samplers.gibbs(model, x, 5, generator=torch.Generator().manual_seed(3), backend="torch")
+    assert torch.equal(a, b)
+
+
+def test_gibbs_systematic_scan_sees_updated_units():
+    # Two units that strongly want to agree: a parallel (simultaneous) update would keep
+    # flipping a (1, 0) pair to (0, 1); a sequential scan makes them agree within one sweep.
+    model = BoltzmannMachine(2, init_std=0.0)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[0.0, 30.0], [30.0, 0.0]]))
+        model.bias.fill_(-15.0)
+    x = torch.tensor([[1.0, 0.0]]).repeat(100, 1)
+    y = samplers.gibbs(model, x, 1, generator=torch.Generator().manual_seed(0))
+    assert bool((y[:, 0] == y[:, 1]).all())
+
+
+def test_gibbs_rbm_samples_exact_distribution(gen):
+    model = RBM.random(6, 4, weight_std=0.8, generator=torch.Generator().manual_seed(4))
+    draws = samplers.gibbs(model, random_start(6, gen), 40, generator=gen)
+    assert_matches_distribution(model, draws)
+
+
+class CubicBinary(EnergyModel):
+    """A binary model with a three-way interaction: only the generic Gibbs path handles it."""
+
+    is_binary = True
+
+    def __init__(self):
+        super().__init__()
+        self.n_features = 4
+        self.bias = torch.nn.Parameter(torch.tensor([0.5, -0.5, 1.0, -1.0]))
+
+    def energy(self, x):
+        return -(x @ self._param(self.bias, x)) - 2.0 * x[:, 0] * x[:, 1] * x[:, 2] + 1.5 * x[:, 1] * x[:, 3]
+
+
+def test_gibbs_generic_binary_model(gen):
+    model = CubicBinary()
+    draws = samplers.gibbs(model, random_start(4, gen), 20, generator=gen)
+    assert_matches_distribution(model, draws)
+
+
+def test_metropolis_hastings_binary(gen):
+    model = BoltzmannMachine.random(5, weight_std=0.7, generator=torch.Generator().manual_seed(5))
+    draws, rate = samplers.metropolis_hastings(
+        model, random_start(5, gen), 150, generator=gen, return_acceptance=True
+    )
+    assert rate.shape == (N_CHAINS,) and 0.0 < rate.mean().item() < 1.0
+    assert_matches_distribution(model, draws)
+
+
+def gaussian_model():
+    prec = torch.tensor([[2.0, 0.8], [0.8, 1.0]])
+    return GaussianEnergy(2, mean=torch.tensor([1.0, -2.0]), precision=prec)
+
+
+def assert_moments(draws, mean, cov, sigmas=5.0):
+    n = draws.shape[0]
+    d = draws.double()
+    emp_mean = d.mean(0)
+    tol_mean = sigmas * torch.sqrt(torch.diagonal(cov) / n)
+    assert bool(((emp_mean - mean).abs() <= tol_mean).all()), (emp_mean, mean)
+    emp_cov = torch.cov(d.T)
+    # Var of a sample covariance entry for Gaussian data: (S_ij^2 + S_ii S_jj) / n.
+    tol_cov = sigmas * torch.sqrt((cov**2 + torch.outer(torch.diagonal(cov), torch.diagonal(cov))) / n)
+    assert bool(((emp_cov - cov).abs() <= tol_cov).all()), (emp_cov, cov)
+
+
+def test_metropolis_hastings_continuous(gen):
+    model = gaussian_model()
+    x0 = torch.randn(N_CHAINS, 2, generator=gen) * 3
+    draws = samplers.metropolis_hastings(model, x0, 300, step_size=0.8, generator=gen)
+    cov = torch.linalg.inv(model.precision.detach().double())
+    assert_moments(draws, model.mean.detach().double(), cov)
+
+
+def test_mala_samples_the_gaussian(gen):
+    model = gaussian_model()
+    x0 = torch.randn(N_CHAINS, 2, generator=gen) * 3
+    draws, rate = samplers.langevin(
+        model, x0, 200, step_size=0.3, adjusted=True, generator=gen, return_acceptance=True
+    )
+    assert 0.3 < rate.mean().item() < 1.0
+    cov = torch.linalg.inv(model.precision.detach().double())
+    assert_moments(draws, model.mean.detach().double(), cov)
+
+
+def test_unadjusted_langevin_has_its_known_bias(gen):
+    # For E(x) = lam x^2 / 2, ULA's chain is AR(1): x' = (1 - eps lam) x + sqrt(2 eps) xi,
+    # whose stationary variance is 1 / (lam (1 - eps lam / 2)), not the target's 1 / lam.
+    lam, eps = 2.0, 0.3
+    model = GaussianEnergy(1, precision=torch.tensor([[lam]]))
+    draws = samplers.langevin(model, torch.zeros(N_CHAINS, 1), 100, step_size=eps, generator=gen)
+    ula_var = 1.0 / (lam * (1 - eps * lam / 2))
+    assert_moments(draws, torch.zeros(1, dtype=torch.float64), torch.tensor([[ula_var]], dtype=torch.float64))
+    assert ula_var > 1.3 / lam  # the bias is far outside the tolerance above: the test can tell
+
+
+def test_samplers_are_reproducible_and_return_new_tensors():
+    model = BoltzmannMachine.random(10, generator=torch.Generator().manual_seed(6))
+    x = random_start(10, torch.Generator().manual_seed(7), chains=50)
+    runs = [samplers.gibbs(model, x, 3, generator=torch.Generator().manual_seed(8)) for _ in range(2)]
+    assert torch.equal(runs[0], runs[1])
+    same = samplers.gibbs(model, x, 0)
+    assert torch.equal(same, x) and same is not x
+
+
+def test_samplers_keep_dtype(gen):
+    model = gaussian_model().double()
+    x = torch.randn(10, 2, dtype=torch.float64, generator=gen)
+    assert samplers.langevin(model, x, 2, generator=gen).dtype == torch.float64
+    bm = BoltzmannMachine(5).double()
+    assert samplers.gibbs(bm, torch.zeros(3, 5, dtype=torch.float64), 2).dtype == torch.float64
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gibbs_on_cuda_matches_exact():
+    model = BoltzmannMachine.random(6, weight_std=0.7, generator=torch.Generator().manual_seed(0)).cuda()
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    x = (torch.rand(N_CHAINS, 6, device="cuda", generator=gen) < 0.5).float()
+    draws = samplers.gibbs(model, x, 30, generator=gen)
+    assert draws.device.type == "cuda"
+    assert_matches_distribution(model.cpu(), draws.cpu())
