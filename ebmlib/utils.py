@@ -72,8 +72,10 @@ def bernoulli_from_logits(
 ) -> torch.Tensor:
     """Draw 0/1 samples with ``P(1) = sigmoid(logits)``, same shape, dtype and device.
 
-    Works in log-odds space (compares the logits with logistic noise), so very large
-    or very small logits never pass through a rounded probability.
+    One uniform draw per entry, compared in place with the probability: the result is
+    written into the uniforms' own storage as 1.0 / 0.0, so no extra pass converts a
+    boolean mask (this matters: drawing the uniforms is most of a Gibbs step's cost
+    beyond its matrix products).
     """
     u = torch.rand(logits.shape, dtype=logits.dtype, device=logits.device, generator=generator)
-    return (torch.logit(u) < logits).to(logits.dtype)
+    return u.lt_(torch.sigmoid(logits))

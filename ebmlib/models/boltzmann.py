@@ -43,7 +43,7 @@ class BoltzmannMachine(EnergyModel):
     @staticmethod
     def _symmetrize(w: torch.Tensor) -> torch.Tensor:
         w = 0.5 * (w + w.T)
-        return w - torch.diag_embed(torch.diagonal(w))
+        return w.fill_diagonal_(0.0)
 
     @property
     def coupling(self) -> torch.Tensor:

@@ -27,10 +27,12 @@ def _logistic_noise(x: torch.Tensor, generator: torch.Generator | None) -> torch
     return torch.logit(u)
 
 
-def _bm_sweep(model: BoltzmannMachine, x: torch.Tensor, generator, backend: str) -> torch.Tensor:
-    weight = model.coupling.detach().to(x.dtype)
-    bias = model.bias.detach().to(x.dtype)
-    return systematic_scan(x, weight, bias, _logistic_noise(x, generator), backend)
+def _bm_params(model: BoltzmannMachine, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return model.coupling.detach().to(x.dtype), model.bias.detach().to(x.dtype)
+
+
+def _bm_sweep(params, x: torch.Tensor, generator, backend: str) -> torch.Tensor:
+    return systematic_scan(x, *params, _logistic_noise(x, generator), backend)
 
 
 def _rbm_step(model: RBM, v: torch.Tensor, generator) -> torch.Tensor:
@@ -63,7 +65,7 @@ def gibbs_step(
     """
     with torch.no_grad():
         if isinstance(model, BoltzmannMachine):
-            return _bm_sweep(model, x, generator, backend)
+            return _bm_sweep(_bm_params(model, x), x, generator, backend)
         if isinstance(model, RBM):
             return _rbm_step(model, x, generator)
         return _generic_sweep(model, x, generator)
@@ -94,8 +96,16 @@ def gibbs(
     if not getattr(model, "is_binary", False):
         raise TypeError(f"gibbs needs a binary model, got {type(model).__name__}")
     model.check_input(x)
-    x, _ = run_chain(
-        lambda s: (gibbs_step(model, s, generator, backend=backend), None),
-        x.clone(), n_steps, progress=progress, desc="Gibbs",
-    )
+    if isinstance(model, BoltzmannMachine):
+        # The symmetrized couplings are made once for the whole run, not once per sweep.
+        params = _bm_params(model, x)
+
+        def kernel(s):
+            return _bm_sweep(params, s, generator, backend), None
+    else:
+
+        def kernel(s):
+            return gibbs_step(model, s, generator, backend=backend), None
+
+    x, _ = run_chain(kernel, x.clone(), n_steps, progress=progress, desc="Gibbs")
     return x

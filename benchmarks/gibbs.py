@@ -1,0 +1,79 @@
+"""How fast are ebmlib's Gibbs samplers? Two ratios, both measured in this one run.
+
+(a) One systematic-scan sweep of a 784-unit fully visible Boltzmann machine, one chain:
+    ebmlib against a plain per-unit Python loop that sums each unit's field term by
+    term, the way the blog post in the seeds (004) samples. Target: >= 1000x faster.
+(b) One block-Gibbs step (v -> h -> v) of a 784 x 500 RBM on 1,000 chains against the
+    time of its two bare matrix products (v @ W and h @ W^T). Target: <= 1.5x.
+
+Run: python benchmarks/gibbs.py [--device cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import best_time  # noqa: E402
+
+from ebmlib import samplers  # noqa: E402
+from ebmlib.models import RBM, BoltzmannMachine  # noqa: E402
+
+
+def per_unit_python_sweep(weight: torch.Tensor, bias: torch.Tensor, state: list) -> list:
+    """The baseline: for each unit, a Python sum over every other unit, then a draw."""
+    n = len(state)
+    for i in range(n):
+        field = sum([weight[i, j] * state[j] for j in range(n) if j != i]) + bias[i]
+        state[i] = torch.bernoulli(torch.sigmoid(field))
+    return state
+
+
+def bench_boltzmann(device: str) -> None:
+    n = 784
+    model = BoltzmannMachine.random(n, weight_std=0.05, bias_std=0.1, generator=torch.Generator().manual_seed(0))
+    x = (torch.rand(1, n, generator=torch.Generator().manual_seed(1)) < 0.5).float()
+    weight, bias = model.coupling.detach(), model.bias.detach()
+    baseline = best_time(lambda: per_unit_python_sweep(weight, bias, list(x[0])), repeats=1, warmup=0)
+    model = model.to(device)
+    xd = x.to(device)
+    ours = best_time(lambda: samplers.gibbs_step(model, xd), repeats=20, warmup=2, device=device)
+    print(f"(a) BM 784 units, 1 chain, one sweep [{device}]")
+    print(f"    per-unit Python loop : {baseline * 1e3:10.2f} ms")
+    print(f"    ebmlib gibbs_step    : {ours * 1e3:10.3f} ms")
+    print(f"    speed-up             : {baseline / ours:10.0f}x   (target >= 1000x)")
+    if device == "cpu":
+        torch_loop = best_time(lambda: samplers.gibbs_step(model, xd, backend="torch"), repeats=5, device=device)
+        print(f"    (tensor-loop backend : {torch_loop * 1e3:10.3f} ms, {baseline / torch_loop:.0f}x)")
+
+
+def bench_rbm(device: str) -> None:
+    model = RBM.random(784, 500, weight_std=0.05, bias_std=0.1, generator=torch.Generator().manual_seed(2)).to(device)
+    v = (torch.rand(1000, 784, device=device) < 0.5).float()
+    h = (torch.rand(1000, 500, device=device) < 0.5).float()
+    w = model.weight.detach()
+
+    def bare():
+        v @ w
+        h @ w.T
+
+    floor = best_time(bare, repeats=20, warmup=3, device=device)
+    with torch.no_grad():
+        ours = best_time(lambda: samplers.gibbs_step(model, v), repeats=20, warmup=3, device=device)
+    print(f"(b) RBM 784x500, 1000 chains, one block-Gibbs step [{device}]")
+    print(f"    two bare matmuls     : {floor * 1e3:10.2f} ms")
+    print(f"    ebmlib gibbs_step    : {ours * 1e3:10.2f} ms")
+    print(f"    ratio                : {ours / floor:10.2f}x   (target <= 1.5x)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    bench_boltzmann(args.device)
+    bench_rbm(args.device)
