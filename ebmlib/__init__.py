@@ -5,11 +5,15 @@ Submodules:
 * :mod:`ebmlib.models`: Boltzmann machines, RBMs, Gaussian and MLP energies.
 * :mod:`ebmlib.exact`: ground truth by enumeration or closed form (log Z, log p, marginals).
 * :mod:`ebmlib.samplers`: Gibbs, Metropolis-Hastings and Langevin kernels over many chains.
+* :mod:`ebmlib.objectives`: losses to minimise (exact NLL, sampled maximum likelihood, ...).
+* :mod:`ebmlib.training`: a small training loop with a history and a progress bar.
 * :mod:`ebmlib.data`: offline data sets.
 * :mod:`ebmlib.utils`, :mod:`ebmlib.plotting`: seeding, devices, log-space helpers, figures.
 """
 
-from . import data, exact, models, plotting, samplers, utils
+from . import data, exact, models, objectives, plotting, samplers, training, utils
 
 __version__ = "0.1.0"
-__all__ = ["data", "exact", "models", "plotting", "samplers", "utils", "__version__"]
+__all__ = [
+    "data", "exact", "models", "objectives", "plotting", "samplers", "training", "utils", "__version__",
+]

@@ -5,7 +5,7 @@ See :class:`ebmlib.models.base.EnergyModel` for the contract.
 
 from .base import EnergyModel
 from .boltzmann import BoltzmannMachine
-from .continuous import GaussianEnergy, MLPEnergy
+from .continuous import DistributionEnergy, GaussianEnergy, MLPEnergy
 from .rbm import RBM
 
-__all__ = ["EnergyModel", "BoltzmannMachine", "RBM", "GaussianEnergy", "MLPEnergy"]
+__all__ = ["EnergyModel", "BoltzmannMachine", "RBM", "GaussianEnergy", "MLPEnergy", "DistributionEnergy"]

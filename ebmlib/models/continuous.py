@@ -11,7 +11,7 @@ from torch import nn
 from .._validation import check_positive_float, check_positive_int
 from .base import EnergyModel
 
-__all__ = ["GaussianEnergy", "MLPEnergy"]
+__all__ = ["GaussianEnergy", "MLPEnergy", "DistributionEnergy"]
 
 
 class GaussianEnergy(EnergyModel):
@@ -139,3 +139,34 @@ class MLPEnergy(EnergyModel):
         if self.envelope_std is not None:
             e = e + 0.5 * (x * x).sum(-1) / self.envelope_std**2
         return e
+
+
+class DistributionEnergy(EnergyModel):
+    """Wrap a ``torch.distributions`` object as an energy model: ``E(x) = -log_prob(x)``.
+
+    The result is normalized by construction (``log Z = 0``), so it serves as a target
+    with a known partition function and known samples, for instance a multimodal mixture.
+
+    Args:
+        distribution: a distribution over vectors (``event_shape == (d,)``) with ``log_prob``.
+    """
+
+    def __init__(self, distribution: torch.distributions.Distribution) -> None:
+        super().__init__()
+        if not hasattr(distribution, "log_prob") or len(distribution.event_shape) != 1:
+            raise TypeError("distribution must be a torch distribution over vectors (event_shape (d,))")
+        self.distribution = distribution
+        self.n_features = int(distribution.event_shape[0])
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        """``-log p(x)`` per row, ``[batch, d] -> [batch]``."""
+        return -self.distribution.log_prob(x.float()).to(x.dtype)
+
+    def log_partition(self) -> torch.Tensor:
+        """Zero: the wrapped density is already normalized."""
+        return torch.zeros((), dtype=torch.float64)
+
+    def sample(self, n_samples: int) -> torch.Tensor:
+        """Exact samples ``[n_samples, d]``, drawn from the global RNG (``torch.distributions`` takes no generator)."""
+        check_positive_int(n_samples, "n_samples")
+        return self.distribution.sample((n_samples,))

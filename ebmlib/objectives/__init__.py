@@ -1,0 +1,13 @@
+"""Training objectives: functions ``objective(model, x, ...) -> scalar loss to minimise``.
+
+Each drops into an ordinary PyTorch loop (``loss.backward(); optimizer.step()``).
+
+* :func:`exact_nll`: the exact negative log-likelihood (small models only: it enumerates).
+* :func:`contrastive_loss`: the surrogate whose gradient is the sampled likelihood gradient,
+  given negative samples from any sampler.
+* :func:`naive_mcmc`: that surrogate with chains burned in from noise at every step.
+"""
+
+from .likelihood import contrastive_loss, exact_nll, naive_mcmc
+
+__all__ = ["exact_nll", "contrastive_loss", "naive_mcmc"]

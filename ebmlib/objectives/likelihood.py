@@ -1,0 +1,72 @@
+"""Maximum likelihood, exactly (by enumeration) or with the negative phase sampled.
+
+For ``p(x) = exp(-E(x)) / Z`` the gradient of the average negative log-likelihood of a
+batch splits in two:
+
+    grad NLL = E_data[grad E(x)]  -  E_model[grad E(x)]
+               (positive phase)      (negative phase = -grad log Z)
+
+:func:`contrastive_loss` is the scalar whose gradient is this difference with the model
+expectation replaced by an average over given samples ("negatives"); its *value* is not
+the NLL (that would need ``Z``), only its gradient estimates the NLL's.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .._validation import check_positive_int
+from ..exact import log_likelihood
+from ..models import EnergyModel
+from ..samplers import gibbs
+
+__all__ = ["exact_nll", "contrastive_loss", "naive_mcmc"]
+
+
+def exact_nll(model: EnergyModel, x: torch.Tensor) -> torch.Tensor:
+    """Average exact negative log-likelihood of the rows of ``x`` (0-d float64).
+
+    Differentiable: its gradient is the exact maximum-likelihood gradient. Costs a full
+    enumeration per call (see :mod:`ebmlib.exact` for the size limit).
+    """
+    return -log_likelihood(model, x).mean()
+
+
+def contrastive_loss(model: EnergyModel, x: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
+    """``mean E(x) - mean E(negatives)``: its gradient is the sampled NLL gradient.
+
+    Args:
+        model: the model being trained.
+        x: ``[batch, n]`` data (positive phase).
+        negatives: ``[chains, n]`` samples believed to come from the model (negative phase);
+            they are treated as constants.
+    """
+    model.check_input(x)
+    model.check_input(negatives, "negatives")
+    return model.energy(x).mean() - model.energy(negatives.detach()).mean()
+
+
+def naive_mcmc(
+    model: EnergyModel,
+    x: torch.Tensor,
+    *,
+    burn_in: int,
+    n_chains: int | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """The naive MCMC estimate: fresh chains from uniform noise, ``burn_in`` Gibbs sweeps, then
+    :func:`contrastive_loss`. Every call pays the whole burn-in again; that cost is what
+    contrastive divergence and persistent chains remove.
+
+    Args:
+        model: a binary model.
+        x: ``[batch, n]`` data.
+        burn_in: Gibbs sweeps per call (>= 1).
+        n_chains: number of fresh chains (default: the batch size).
+        generator: random generator on ``x``'s device.
+    """
+    check_positive_int(burn_in, "burn_in")
+    n_chains = x.shape[0] if n_chains is None else check_positive_int(n_chains, "n_chains")
+    start = torch.rand(n_chains, model.n_features, generator=generator, dtype=x.dtype, device=x.device)
+    negatives = gibbs(model, (start < 0.5).to(x.dtype), burn_in, generator=generator)
+    return contrastive_loss(model, x, negatives)
