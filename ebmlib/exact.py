@@ -33,7 +33,7 @@ __all__ = [
     "log_partition_grid",
 ]
 
-#: Largest number of binary units enumerated by default: 2^24 (about 17 million) states.
+#: The largest number of binary units enumerated by default (2^24, about 17 million states).
 MAX_BITS = 24
 _CHUNK = 2**15
 

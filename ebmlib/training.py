@@ -12,9 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import torch
-from tqdm.auto import tqdm
-
 from ._validation import check_positive_int
+from .utils import progress_range
 
 __all__ = ["History", "fit"]
 
@@ -114,8 +113,8 @@ def fit(
 
     if metrics:
         evaluate(0)
-    bar = tqdm(range(1, n_steps + 1), disable=not progress, desc="training", leave=False)
-    for step in bar:
+    bar = progress_range(n_steps, progress, "training")
+    for step in (i + 1 for i in bar):
         start = time.perf_counter()
         batch = data[next(batches)]
         optimizer.zero_grad(set_to_none=True)
@@ -128,7 +127,8 @@ def fit(
         last = step == n_steps or (time_budget is not None and elapsed >= time_budget)
         if metrics and (step % eval_every == 0 or last):
             evaluate(step)
-            bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in history.metrics.items()})
+            if progress:
+                bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in history.metrics.items()})
         if last:
             break
     return history

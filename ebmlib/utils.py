@@ -8,7 +8,7 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["seed_everything", "get_device", "log_mean_exp", "bernoulli_from_logits"]
+__all__ = ["seed_everything", "get_device", "log_mean_exp", "bernoulli_from_logits", "progress_range"]
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -79,3 +79,15 @@ def bernoulli_from_logits(
     """
     u = torch.rand(logits.shape, dtype=logits.dtype, device=logits.device, generator=generator)
     return u.lt_(torch.sigmoid(logits))
+
+
+def progress_range(n: int, enabled: bool, desc: str = ""):
+    """``range(n)``, wrapped in a tqdm progress bar when ``enabled``.
+
+    tqdm is imported only when a bar is asked for, so that a plain run prints nothing.
+    """
+    if not enabled:
+        return range(n)
+    from tqdm.auto import tqdm
+
+    return tqdm(range(n), desc=desc, leave=False)

@@ -47,7 +47,7 @@ class BoltzmannMachine(EnergyModel):
 
     @property
     def coupling(self) -> torch.Tensor:
-        """The couplings the energy uses: ``weight`` made symmetric with zero diagonal."""
+        """The couplings the energy uses, ``weight`` made symmetric with a zero diagonal (``[n, n]``)."""
         return self._symmetrize(self.weight)
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:

@@ -6,9 +6,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import torch
-from tqdm.auto import trange
-
 from .._validation import check_positive_int
+from ..utils import progress_range
 
 State = TypeVar("State")
 
@@ -33,7 +32,7 @@ def run_chain(
     check_positive_int(n_steps, "n_steps", allow_zero=True)
     accepted = None
     with torch.no_grad():
-        for _ in trange(n_steps, disable=not progress, desc=desc, leave=False):
+        for _ in progress_range(n_steps, progress, desc):
             state, acc = kernel(state)
             if acc is not None:
                 acc = acc.to(torch.float64)
