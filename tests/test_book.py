@@ -1,0 +1,110 @@
+"""The book's structure: table of contents, Colab install cells, parameters, citations, glue."""
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+
+
+def toc_files():
+    files = [TOC["root"]]
+    for part in TOC.get("parts", []):
+        files += [c["file"] for c in part["chapters"]]
+    return files
+
+
+CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def test_every_toc_entry_exists_and_every_chapter_is_listed():
+    listed = set(toc_files())
+    for entry in listed:
+        assert any((ROOT / f"{entry}{ext}").exists() for ext in (".ipynb", ".md")), entry
+    for chapter in CHAPTERS:
+        assert f"book/{chapter.stem}" in listed, f"{chapter.name} is not in _toc.yml"
+
+
+def test_config_executes_every_chapter_and_has_colab():
+    assert CONFIG["execute"]["execute_notebooks"] == "force"
+    assert CONFIG["execute"]["allow_errors"] is False
+    assert CONFIG["execute"]["timeout"] > 0
+    assert CONFIG["launch_buttons"]["colab_url"].startswith("https://colab.research.google.com")
+    assert CONFIG["repository"]["url"].startswith("https://github.com/")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_first_code_cell_installs_from_the_configured_repository(path):
+    nb = nbformat.read(path, as_version=4)
+    first = code_cells(nb)[0].source
+    url, branch = CONFIG["repository"]["url"], CONFIG["repository"]["branch"]
+    assert '"google.colab" in sys.modules' in first
+    assert f'"ebmlib[book] @ git+{url}@{branch}"' in first, (
+        f"{path.name}: the install cell does not match _config.yml's repository ({url}@{branch})"
+    )
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_parameters_cell_holds_seed_and_device_as_literals(path):
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in code_cells(nb) if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
+    names = {}
+    for node in ast.parse(tagged[0].source).body:
+        assert isinstance(node, ast.Assign), "the parameters cell holds assignments only"
+        names[node.targets[0].id] = ast.literal_eval(node.value)
+    assert isinstance(names.get("SEED"), int) and isinstance(names.get("DEVICE"), str)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_notebooks_are_committed_without_outputs_and_check_their_claims(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in code_cells(nb):
+        assert not cell.outputs and cell.execution_count is None, f"{path.name} has stored outputs"
+    assert any(re.search(r"^\s*assert ", c.source, re.M) for c in code_cells(nb)), (
+        f"{path.name} checks none of its claims with an assert"
+    )
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_citations_exist_and_glued_names_are_defined(path):
+    nb = nbformat.read(path, as_version=4)
+    bib = (ROOT / "book" / "references.bib").read_text()
+    keys = set(re.findall(r"@\w+\{([^,]+),", bib))
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    code = "\n".join(c.source for c in code_cells(nb))
+    for group in re.findall(r"\{cite:[pt]\}`([^`]+)`", text):
+        for key in group.split(","):
+            assert key.strip() in keys, f"{path.name} cites unknown key {key}"
+    for name in re.findall(r"\{glue:text\}`([^`]+)`", text):
+        assert re.search(rf'glue\("{re.escape(name)}"', code), f"{path.name} shows unglued {name}"
+
+
+def test_a_chapter_runs_under_papermill_with_overridden_parameters(tmp_path):
+    out = tmp_path / "preface.ipynb"
+    subprocess.run(
+        [sys.executable, "-m", "papermill", "--log-level", "ERROR", str(ROOT / "book" / "00_preface.ipynb"),
+         str(out), "-p", "SEED", "7", "-p", "DEVICE", "cpu"],
+        check=True, cwd=ROOT / "book", capture_output=True,
+    )
+    nb = nbformat.read(out, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and "SEED = 7" in injected[0].source
+
+
+def test_readme_install_line_matches_the_configured_repository():
+    url, branch = CONFIG["repository"]["url"], CONFIG["repository"]["branch"]
+    assert f"git+{url}@{branch}" in (ROOT / "README.md").read_text()
