@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import best_time  # noqa: E402
+from _timing import best_time, report  # noqa: E402
 
 from ebmlib import samplers  # noqa: E402
 from ebmlib.models import RBM, BoltzmannMachine  # noqa: E402
@@ -42,13 +42,11 @@ def bench_boltzmann(device: str) -> None:
     model = model.to(device)
     xd = x.to(device)
     ours = best_time(lambda: samplers.gibbs_step(model, xd), repeats=20, warmup=2, device=device)
-    print(f"(a) BM 784 units, 1 chain, one sweep [{device}]")
-    print(f"    per-unit Python loop : {baseline * 1e3:10.2f} ms")
-    print(f"    ebmlib gibbs_step    : {ours * 1e3:10.3f} ms")
-    print(f"    speed-up             : {baseline / ours:10.0f}x   (target >= 1000x)")
+    report(f"(a) BM 784 units, 1 chain, one sweep [{device}]",
+           ("per-unit Python loop", baseline), ("ebmlib gibbs_step", ours), ">= 1000x")
     if device == "cpu":
         torch_loop = best_time(lambda: samplers.gibbs_step(model, xd, backend="torch"), repeats=5, device=device)
-        print(f"    (tensor-loop backend : {torch_loop * 1e3:10.3f} ms, {baseline / torch_loop:.0f}x)")
+        print(f"    (tensor-loop backend    : {torch_loop * 1e3:11.3f} ms, {baseline / torch_loop:.0f}x)")
 
 
 def bench_rbm(device: str) -> None:
@@ -64,10 +62,8 @@ def bench_rbm(device: str) -> None:
     floor = best_time(bare, repeats=20, warmup=3, device=device)
     with torch.no_grad():
         ours = best_time(lambda: samplers.gibbs_step(model, v), repeats=20, warmup=3, device=device)
-    print(f"(b) RBM 784x500, 1000 chains, one block-Gibbs step [{device}]")
-    print(f"    two bare matmuls     : {floor * 1e3:10.2f} ms")
-    print(f"    ebmlib gibbs_step    : {ours * 1e3:10.2f} ms")
-    print(f"    ratio                : {ours / floor:10.2f}x   (target <= 1.5x)")
+    report(f"(b) RBM 784x500, 1000 chains, one block-Gibbs step [{device}]",
+           ("two bare matmuls", floor), ("ebmlib gibbs_step", ours), "<= 1.5x")
 
 
 if __name__ == "__main__":

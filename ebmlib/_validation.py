@@ -11,7 +11,7 @@ import math
 
 import torch
 
-__all__ = ["check_batch", "check_positive_int", "check_positive_float"]
+__all__ = ["check_batch", "check_positive_int", "check_positive_float", "check_generator"]
 
 
 def check_batch(
@@ -70,3 +70,16 @@ def check_positive_float(value: object, name: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
     return float(value)
+
+
+def check_generator(generator: object, device: torch.device, name: str = "generator") -> None:
+    """Check that ``generator`` is ``None`` or a ``torch.Generator`` on ``device``'s type."""
+    if generator is None:
+        return
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"{name} must be a torch.Generator or None, got {type(generator).__name__}")
+    if generator.device.type != device.type:
+        raise ValueError(
+            f"{name} is on {generator.device.type} but the tensors are on {device.type}: "
+            f"pass torch.Generator(device='{device.type}') or None (the global, seeded RNG)"
+        )

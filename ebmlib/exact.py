@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from ._validation import check_positive_int
+from ._validation import check_generator, check_positive_int
 from .models import RBM, EnergyModel
 
 __all__ = [
@@ -224,6 +224,7 @@ def sample(
             f"exact sampling lists all 2^{n_bits} states' probabilities; it is limited to 20 units"
         )
     device = _device(model)
+    check_generator(generator, device)
     with torch.no_grad():
         states = binary_states(n_bits, device=device)
         probs = torch.softmax(_log_weights(model, layer, states), 0)

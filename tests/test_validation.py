@@ -74,3 +74,15 @@ def test_utils_reject_bad_arguments():
         utils.log_mean_exp(torch.arange(3))
     with pytest.raises(ValueError, match="test_fraction"):
         data.digits(test_fraction=1.5)
+
+
+def test_generator_must_be_a_generator_on_the_data_device(bm):
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        samplers.gibbs(bm, torch.zeros(3, 4), 1, generator=0)
+    if torch.cuda.is_available():
+        with pytest.raises(ValueError, match="generator is on cpu but the tensors are on cuda"):
+            samplers.gibbs(bm.cuda(), torch.zeros(3, 4, device="cuda"), 1, generator=torch.Generator())
+    from ebmlib._validation import check_generator
+
+    with pytest.raises(ValueError, match="generator is on cpu but the tensors are on cuda"):
+        check_generator(torch.Generator(), torch.device("cuda"))

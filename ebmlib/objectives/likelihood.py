@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from .._validation import check_positive_int
+from .._validation import check_generator, check_positive_int
 from ..exact import log_likelihood
 from ..models import EnergyModel
 from ..samplers import gibbs
@@ -66,6 +66,7 @@ def naive_mcmc(
         generator: random generator on ``x``'s device.
     """
     check_positive_int(burn_in, "burn_in")
+    check_generator(generator, x.device)
     n_chains = x.shape[0] if n_chains is None else check_positive_int(n_chains, "n_chains")
     start = torch.rand(n_chains, model.n_features, generator=generator, dtype=x.dtype, device=x.device)
     negatives = gibbs(model, (start < 0.5).to(x.dtype), burn_in, generator=generator)

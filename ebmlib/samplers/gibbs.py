@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from .._validation import check_generator
 from ..models import RBM, BoltzmannMachine, EnergyModel
 from ..utils import bernoulli_from_logits
 from ._chain import run_chain
@@ -96,6 +97,7 @@ def gibbs(
     if not getattr(model, "is_binary", False):
         raise TypeError(f"gibbs needs a binary model, got {type(model).__name__}")
     model.check_input(x)
+    check_generator(generator, x.device)
     if isinstance(model, BoltzmannMachine):
         # The symmetrized couplings are made once for the whole run, not once per sweep.
         params = _bm_params(model, x)

@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from .._validation import check_positive_float
+from .._validation import check_generator, check_positive_float
 from ..models import EnergyModel
 from ._chain import run_chain
 
@@ -104,6 +104,7 @@ def langevin(
         raise TypeError(f"langevin needs a continuous model, {type(model).__name__} is binary")
     model.check_input(x)
     check_positive_float(step_size, "step_size")
+    check_generator(generator, x.device)
     x = x.detach().clone()
     energy = model.energy(x).detach() if adjusted else torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
     start = (x, energy, model.score(x))

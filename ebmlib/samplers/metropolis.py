@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from .._validation import check_positive_float
+from .._validation import check_generator, check_positive_float
 from ..models import EnergyModel
 from ._chain import run_chain
 
@@ -84,6 +84,7 @@ def metropolis_hastings(
     """
     model.check_input(x)
     check_positive_float(step_size, "step_size")
+    check_generator(generator, x.device)
     with torch.no_grad():
         start = (x.clone(), model.energy(x))
 
