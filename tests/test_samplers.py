@@ -164,3 +164,18 @@ def test_gibbs_on_cuda_matches_exact():
     draws = samplers.gibbs(model, x, 30, generator=gen)
     assert draws.device.type == "cuda"
     assert_matches_distribution(model.cpu(), draws.cpu())
+
+
+@pytest.mark.parametrize("model", [
+    RBM.random(7, 5, generator=torch.Generator().manual_seed(11)),
+    BoltzmannMachine.random(7, generator=torch.Generator().manual_seed(12)),
+], ids=["rbm", "bm"])
+def test_a_run_equals_repeated_single_steps(model):
+    x = random_start(7, torch.Generator().manual_seed(13), chains=30)
+    run = samplers.gibbs(model, x, 4, generator=torch.Generator().manual_seed(14))
+    gen = torch.Generator().manual_seed(14)
+    y = x
+    for _ in range(4):
+        y = samplers.gibbs_step(model, y, gen)
+    assert torch.equal(run, y)
+    assert not torch.equal(run, x)

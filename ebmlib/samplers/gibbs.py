@@ -16,7 +16,6 @@ import torch
 
 from .._validation import check_generator
 from ..models import RBM, BoltzmannMachine, EnergyModel
-from ..utils import bernoulli_from_logits
 from ._chain import run_chain
 from ._scan import systematic_scan
 
@@ -38,6 +37,35 @@ def _bm_sweep(params, x: torch.Tensor, generator, backend: str) -> torch.Tensor:
 
 def _rbm_step(model: RBM, v: torch.Tensor, generator) -> torch.Tensor:
     return model.sample_visible(model.sample_hidden(v, generator), generator)
+
+
+class _RBMChain:
+    """Block Gibbs on an RBM for a whole run, with every work buffer allocated once.
+
+    Each step overwrites the same four buffers in place (logits, then probabilities, then
+    uniforms compared with them), so a long run allocates nothing per step: on a CPU a
+    fresh multi-megabyte buffer per step costs page faults comparable to the draws
+    themselves. It consumes random numbers in the same order as :func:`_rbm_step`, so
+    ``n`` steps here equal ``n`` calls of :func:`gibbs_step` with the same generator.
+    """
+
+    def __init__(self, model: RBM, v: torch.Tensor, generator) -> None:
+        dtype = v.dtype
+        self.weight = model.weight.detach().to(dtype)
+        self.vbias = model.visible_bias.detach().to(dtype)
+        self.hbias = model.hidden_bias.detach().to(dtype)
+        self.generator = generator
+        chains = v.shape[0]
+        self.h_prob = v.new_empty(chains, model.n_hidden)
+        self.h = v.new_empty(chains, model.n_hidden)
+        self.v_prob = v.new_empty(chains, model.n_visible)
+
+    def __call__(self, v: torch.Tensor) -> tuple[torch.Tensor, None]:
+        torch.addmm(self.hbias, v, self.weight, out=self.h_prob).sigmoid_()
+        torch.rand(self.h.shape, generator=self.generator, out=self.h).lt_(self.h_prob)
+        torch.addmm(self.vbias, self.h, self.weight.T, out=self.v_prob).sigmoid_()
+        torch.rand(v.shape, generator=self.generator, out=v).lt_(self.v_prob)
+        return v, None
 
 
 def _generic_sweep(model: EnergyModel, x: torch.Tensor, generator) -> torch.Tensor:
@@ -104,6 +132,8 @@ def gibbs(
 
         def kernel(s):
             return _bm_sweep(params, s, generator, backend), None
+    elif isinstance(model, RBM):
+        kernel = _RBMChain(model, x, generator)  # updates the chains in place, buffer-free
     else:
 
         def kernel(s):
