@@ -1,15 +1,23 @@
-"""A small training loop: minibatches, an optimizer, a progress bar, and a history.
+"""A small training loop: minibatches, an optimizer, a progress bar, a history, checkpoints.
 
 The loop times only the training itself: metrics (for example the exact log-likelihood
 of held-out data) are evaluated with the clock stopped, so that methods can be compared
 at equal training time.
+
+With ``checkpoint=path`` the loop saves everything a run depends on (model, optimizer,
+the loss function's own state such as persistent chains, the history, the random states
+and the position in the minibatch order) every ``checkpoint_every`` steps and at the end.
+Calling :func:`fit` again with the same path resumes from the saved step, and the
+resumed run is the same, bit for bit, as one that was never interrupted.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 from ._validation import check_positive_int
@@ -49,11 +57,26 @@ class History:
         return self.metrics[name][-1]
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator | None):
-    while True:
-        order = torch.randperm(n, generator=generator)
-        for start in range(0, n - batch_size + 1, batch_size):
-            yield order[start : start + batch_size]
+def _batch_indices(step: int, n: int, batch_size: int, seed: int) -> torch.Tensor:
+    """Row indices of minibatch ``step`` (1-based): epoch ``e`` is a permutation seeded by
+    ``seed + e``, so any step's batch can be recomputed when a run resumes."""
+    per_epoch = n // batch_size
+    epoch, slot = divmod(step - 1, per_epoch)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch))
+    return order[slot * batch_size : (slot + 1) * batch_size]
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def fit(
@@ -70,6 +93,8 @@ def fit(
     time_budget: float | None = None,
     generator: torch.Generator | None = None,
     progress: bool = True,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 100,
 ) -> History:
     """Minimise ``loss_fn(model, batch)`` over minibatches of ``data``.
 
@@ -88,6 +113,8 @@ def fit(
         time_budget: stop early once training time exceeds this many seconds.
         generator: CPU generator for the minibatch order.
         progress: show a progress bar.
+        checkpoint: file to save the run to; if it exists, the run resumes from it.
+        checkpoint_every: steps between checkpoints (one is always written at the end).
 
     Returns:
         The :class:`History` of the run.
@@ -99,10 +126,35 @@ def fit(
         raise ValueError("data must be a [N, n] tensor")
     if optimizer is None:
         optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    check_positive_int(checkpoint_every, "checkpoint_every")
     metrics = dict(metrics or {})
     history = History(metrics={name: [] for name in metrics})
-    batches = _batches(len(data), min(batch_size, len(data)), generator)
+    batch_size = min(batch_size, len(data))
+    seed = int(torch.randint(2**62, (1,), generator=generator))
     elapsed = 0.0
+    first = 1
+    path = Path(checkpoint) if checkpoint is not None else None
+
+    def save(step: int) -> None:
+        state = {
+            "step": step, "seed": seed, "elapsed": elapsed, "history": asdict(history),
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": _rng_state(),
+        }
+        if hasattr(loss_fn, "state_dict"):
+            state["loss_fn"] = loss_fn.state_dict()
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, path)  # never leave a half-written checkpoint behind
+
+    if path is not None and path.exists():
+        state = torch.load(path, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if "loss_fn" in state:
+            loss_fn.load_state_dict(state["loss_fn"])
+        _set_rng_state(state["rng"])
+        history = History(**state["history"])
+        seed, elapsed, first = state["seed"], state["elapsed"], state["step"] + 1
 
     def evaluate(step: int) -> None:
         with torch.no_grad():
@@ -111,12 +163,12 @@ def fit(
         history.metric_steps.append(step)
         history.metric_seconds.append(elapsed)
 
-    if metrics:
+    if metrics and first == 1:
         evaluate(0)
-    bar = progress_range(n_steps, progress, "training")
-    for step in (i + 1 for i in bar):
+    bar = progress_range(n_steps - first + 1, progress, "training")
+    for step in (first + i for i in bar):
         start = time.perf_counter()
-        batch = data[next(batches)]
+        batch = data[_batch_indices(step, len(data), batch_size, seed).to(data.device)]
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(model, batch)
         loss.backward()
@@ -129,6 +181,8 @@ def fit(
             evaluate(step)
             if progress:
                 bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in history.metrics.items()})
+        if path is not None and (step % checkpoint_every == 0 or last):
+            save(step)
         if last:
             break
     return history

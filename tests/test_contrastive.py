@@ -1,0 +1,122 @@
+"""CD, PCD, fast PCD and parallel tempering against exact gradients and distributions."""
+
+import pytest
+import torch
+from test_samplers import N_CHAINS, assert_matches_distribution, random_start
+
+from ebmlib import data, exact, objectives, samplers, training
+from ebmlib.models import RBM, BoltzmannMachine
+
+
+def flat(model, loss):
+    return torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, list(model.parameters()))]).double()
+
+
+@pytest.fixture
+def problem():
+    _, x = data.boltzmann_dataset(8, 400, weight_std=0.8, seed=1)
+    model = RBM.random(8, 4, weight_std=0.5, generator=torch.Generator().manual_seed(2))
+    return model, x
+
+
+def test_cd_with_large_k_approaches_the_exact_gradient(problem):
+    model, x = problem
+    target = flat(model, objectives.exact_nll(model, x))
+    gen = torch.Generator().manual_seed(3)
+    big = x.repeat(100, 1)  # 40,000 chains started at the data: little Monte Carlo noise
+    g1 = flat(model, objectives.cd(model, big, k=1, generator=gen))
+    g50 = flat(model, objectives.cd(model, big, k=50, generator=gen))
+    err1, err50 = (g1 - target).abs().max().item(), (g50 - target).abs().max().item()
+    assert err50 < 0.03
+    assert err1 > 2 * err50  # CD-1 is measurably biased on this model
+
+
+def test_pcd_chains_at_equilibrium_give_the_exact_gradient(problem):
+    model, x = problem
+    target = flat(model, objectives.exact_nll(model, x))
+    gen = torch.Generator().manual_seed(4)
+    chains = exact.sample(model, 40_000, generator=gen)
+    loss, new_chains = objectives.pcd(model, x, chains, k=5, generator=gen)
+    assert new_chains.shape == chains.shape and not torch.equal(new_chains, chains)
+    assert (flat(model, loss) - target).abs().max().item() < 0.03
+
+
+def test_parallel_tempering_samples_the_exact_distribution(gen):
+    # A strongly coupled model: two deep modes that plain Gibbs crosses rarely.
+    model = BoltzmannMachine(6, init_std=0.0)
+    with torch.no_grad():
+        model.weight.copy_(torch.full((6, 6), 1.5))
+        model.bias.fill_(-3.75)
+    temps = [1.0, 1.6, 2.6, 4.0]
+    start = torch.zeros(N_CHAINS, 6)  # every chain starts in the all-off mode
+    result = samplers.parallel_tempering(model, start.expand(4, -1, -1), temps, 60, generator=gen)
+    assert result.replicas.shape == (4, N_CHAINS, 6) and result.swap_rates.shape == (3,)
+    assert bool((result.swap_rates > 0.05).all() and (result.swap_rates <= 1).all())
+    assert_matches_distribution(model, result.samples)
+
+
+def test_persistent_cd_with_tempering_reports_swaps(problem):
+    model, x = problem
+    loss_fn = objectives.PersistentCD(random_start(8, torch.Generator().manual_seed(5), 50), k=2,
+                                      temperatures=[1.0, 2.0], generator=torch.Generator().manual_seed(6))
+    loss = loss_fn(model, x)
+    assert loss.dim() == 0 and loss_fn.swap_rates.shape == (1,)
+    assert loss_fn.replicas.shape == (2, 50, 8)
+
+
+def test_fast_pcd_first_step_is_pcd_and_fast_weights_follow_the_gradient(problem):
+    model, x = problem
+    start = random_start(8, torch.Generator().manual_seed(7), 64)
+    plain = objectives.PersistentCD(start, k=1, generator=torch.Generator().manual_seed(8))
+    fast = objectives.FastPCD(start, k=1, fast_lr=0.1, fast_decay=0.9, generator=torch.Generator().manual_seed(8))
+    loss_plain, loss_fast = plain(model, x), fast(model, x)
+    assert torch.equal(plain.chains, fast.chains)  # zero fast weights: same chains
+    grads = torch.autograd.grad(loss_fast, list(model.parameters()))
+    for f, g in zip(fast.fast, grads):
+        torch.testing.assert_close(f, -0.1 * g)
+    assert torch.allclose(loss_plain, loss_fast)
+
+
+def run(path, steps, loss_kind):
+    torch.manual_seed(0)
+    model = RBM.random(8, 4, weight_std=0.1, generator=torch.Generator().manual_seed(9))
+    start = random_start(8, torch.Generator().manual_seed(10), 32)
+    cls = objectives.FastPCD if loss_kind == "fpcd" else objectives.PersistentCD
+    loss_fn = cls(start, k=1, generator=torch.Generator().manual_seed(11))
+    _, x = data.boltzmann_dataset(8, 300, seed=12)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    training.fit(model, loss_fn, x, n_steps=steps, batch_size=50, optimizer=optimizer, progress=False,
+                 generator=torch.Generator().manual_seed(13), checkpoint=path, checkpoint_every=7)
+    return model, loss_fn, optimizer
+
+
+@pytest.mark.parametrize("loss_kind", ["pcd", "fpcd"])
+def test_checkpoint_round_trip_is_bit_for_bit(tmp_path, loss_kind):
+    straight_model, straight_loss, _ = run(None, 30, loss_kind)
+    path = tmp_path / "run.pt"
+    run(path, 16, loss_kind)  # interrupted after 16 steps (last checkpoint written at 16)
+    resumed_model, resumed_loss, _ = run(path, 30, loss_kind)  # fresh objects, resumed
+    for a, b in zip(straight_model.parameters(), resumed_model.parameters()):
+        assert torch.equal(a, b)
+    assert torch.equal(straight_loss.replicas, resumed_loss.replicas)
+    # ...and the run did change something, so equality is not trivial.
+    assert not torch.equal(straight_loss.replicas, run(None, 1, loss_kind)[1].replicas)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m, x: objectives.cd(m, x, k=0), "k must be >= 1"),
+        (lambda m, x: objectives.pcd(m, x, torch.zeros(5, 7), k=1), "chains must have 8 columns"),
+        (lambda m, x: objectives.PersistentCD(torch.zeros(5, 8), k=1, temperatures=[2.0, 3.0]),
+         "temperatures must start at 1.0"),
+        (lambda m, x: objectives.PersistentCD(torch.zeros(5, 8), temperatures=[1.0, 0.5]), "strictly increasing"),
+        (lambda m, x: objectives.PersistentCD(torch.zeros(5, 9))(m, x), "chains must have 8 columns"),
+        (lambda m, x: samplers.parallel_tempering(m, torch.zeros(3, 5, 8), [1.0, 2.0], 1), r"replicas must have shape \[2"),
+        (lambda m, x: objectives.FastPCD(torch.zeros(5, 8), fast_decay=1.5), "fast_decay"),
+    ],
+)
+def test_bad_arguments_are_refused(problem, call, message):
+    model, x = problem
+    with pytest.raises(ValueError, match=message):
+        call(model, x)
