@@ -30,6 +30,7 @@ __all__ = [
     "marginals",
     "expected_gradient",
     "sample",
+    "gibbs_transition",
     "log_partition_grid",
 ]
 
@@ -233,6 +234,52 @@ def sample(
         if layer == "hidden":
             drawn = model.sample_visible(drawn, generator)
     return drawn
+
+
+def gibbs_transition(model: EnergyModel, *, max_bits: int = 12) -> torch.Tensor:
+    """The exact transition matrix of one Gibbs step of :func:`ebmlib.samplers.gibbs`.
+
+    Entry ``[i, j]`` is the probability that one step moves visible state ``i`` to state
+    ``j`` (states numbered as in :func:`binary_states`). For a Boltzmann machine the step is
+    a systematic-scan sweep (units ``0, ..., n-1`` in turn), the product of one matrix per
+    unit; for an RBM it is a block step ``v -> h -> v``, ``sum_h p(h | v) p(v' | h)``.
+
+    Returns:
+        A ``[2^n, 2^n]`` float64 matrix whose rows sum to 1, with ``p`` as a left
+        eigenvector: ``p @ T = p``.
+    """
+    from .models import BoltzmannMachine
+
+    if not isinstance(model, (BoltzmannMachine, RBM)):
+        raise TypeError(f"gibbs_transition needs a BoltzmannMachine or an RBM, got {type(model).__name__}")
+    n = model.n_features
+    check_positive_int(max_bits, "max_bits")
+    bits = n + (model.n_hidden if isinstance(model, RBM) else 0)
+    if n > max_bits or bits > 2 * max_bits:
+        raise ValueError(f"a transition matrix over 2^{n} states is too large (max_bits={max_bits})")
+    device = _device(model)
+    states = binary_states(n, device=device)
+    with torch.no_grad():
+        if isinstance(model, RBM):
+            hidden = binary_states(model.n_hidden, device=device)
+
+            def layer_probs(logits: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+                # p(values | ...) for every row of logits: [rows, 2^m], in log space.
+                log_on, log_off = -torch.nn.functional.softplus(-logits), -torch.nn.functional.softplus(logits)
+                return torch.exp(log_on @ values.T + log_off @ (1 - values).T)
+
+            return layer_probs(model.hidden_logits(states), hidden) @ layer_probs(model.visible_logits(hidden), states)
+        codes = torch.arange(2**n, device=device)
+        weight = model.coupling.detach().double()
+        bias = model.bias.detach().double()
+        sweep = torch.eye(2**n, dtype=torch.float64, device=device)
+        for i in range(n):
+            on = torch.sigmoid(states @ weight[:, i] + bias[i])  # p(x_i = 1 | x_-i), any x_i
+            unit = torch.zeros(2**n, 2**n, dtype=torch.float64, device=device)
+            unit[codes, codes | (1 << i)] = on
+            unit[codes, codes & ~(1 << i)] = 1 - on
+            sweep = sweep @ unit
+        return sweep
 
 
 def log_partition_grid(

@@ -95,6 +95,7 @@ def fit(
     progress: bool = True,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int = 100,
+    callback: Callable[[int, torch.nn.Module], None] | None = None,
 ) -> History:
     """Minimise ``loss_fn(model, batch)`` over minibatches of ``data``.
 
@@ -115,6 +116,8 @@ def fit(
         progress: show a progress bar.
         checkpoint: file to save the run to; if it exists, the run resumes from it.
         checkpoint_every: steps between checkpoints (one is always written at the end).
+        callback: ``callback(step, model)`` after every step, with the clock stopped (to
+            record chains, say).
 
     Returns:
         The :class:`History` of the run.
@@ -176,6 +179,8 @@ def fit(
         elapsed += time.perf_counter() - start
         history.loss.append(float(loss.detach()))
         history.seconds.append(elapsed)
+        if callback is not None:
+            callback(step, model)
         last = step == n_steps or (time_budget is not None and elapsed >= time_budget)
         if metrics and (step % eval_every == 0 or last):
             evaluate(step)

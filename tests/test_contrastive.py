@@ -120,3 +120,27 @@ def test_bad_arguments_are_refused(problem, call, message):
     model, x = problem
     with pytest.raises(ValueError, match=message):
         call(model, x)
+
+
+def test_expected_cd_is_the_mean_of_stochastic_cd(problem):
+    _, x = problem
+    model = RBM.random(8, 4, weight_std=2.0, generator=torch.Generator().manual_seed(2))  # slow mixing
+    exact_grad = flat(model, objectives.expected_cd(model, x, k=2))
+    gen = torch.Generator().manual_seed(30)
+    big = x.repeat(200, 1)  # 80,000 chains: the Monte Carlo average of CD-2
+    mc_grad = flat(model, objectives.cd(model, big, k=2, generator=gen))
+    assert (mc_grad - exact_grad).abs().max() < 0.02
+    # CD is biased: its expectation is not the likelihood gradient.
+    assert (exact_grad - flat(model, objectives.exact_nll(model, x))).abs().max() > 0.05
+
+
+def test_diagnostics():
+    from ebmlib import diagnostics
+
+    patterns = torch.tensor([[0.0, 0, 0, 0], [1.0, 1, 1, 1]])
+    x = torch.tensor([[0.0, 0, 1, 0], [1.0, 1, 0, 1], [1.0, 1, 1, 1]])
+    assert diagnostics.nearest_pattern(x, patterns).tolist() == [0, 1, 1]
+    labels = torch.tensor([[0, 1], [0, 0], [1, 0]])
+    assert diagnostics.hop_rate(labels) == 0.5
+    with pytest.raises(ValueError):
+        diagnostics.hop_rate(torch.zeros(1, 3))

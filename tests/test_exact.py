@@ -169,3 +169,26 @@ def test_log_likelihood_rejects_bad_rows():
         exact.log_likelihood(model, torch.zeros(3, 5))
     with pytest.raises(ValueError, match="binary"):
         exact.log_likelihood(model, torch.full((3, 4), 0.5))
+
+
+@pytest.mark.parametrize(
+    "model",
+    [BoltzmannMachine.random(5, generator=torch.Generator().manual_seed(20)),
+     RBM.random(5, 3, generator=torch.Generator().manual_seed(21))],
+    ids=["bm", "rbm"],
+)
+def test_gibbs_transition_is_stochastic_leaves_p_invariant_and_matches_the_sampler(model):
+    from ebmlib import samplers
+
+    t = exact.gibbs_transition(model)
+    assert t.shape == (32, 32)
+    torch.testing.assert_close(t.sum(1), torch.ones(32, dtype=torch.float64))
+    _, p = exact.distribution(model)
+    torch.testing.assert_close(p @ t, p, rtol=1e-9, atol=1e-12)
+    # One step of the real sampler from state 5, repeated many times, has the row's law.
+    n = 40_000
+    start = exact.binary_states(5)[5].float().expand(n, -1)
+    after = samplers.gibbs(model, start, 1, generator=torch.Generator().manual_seed(22))
+    freq = torch.bincount((after.double() * 2 ** torch.arange(5)).sum(1).long(), minlength=32).double() / n
+    row = t[5]
+    assert bool(((freq - row).abs() <= 5 * torch.sqrt(row * (1 - row) / n) + 1e-12).all())

@@ -24,13 +24,14 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from .. import exact
 from .._validation import check_batch, check_generator, check_positive_float, check_positive_int
 from ..models import EnergyModel
 from ..samplers import gibbs, parallel_tempering
 from ..samplers.tempering import check_temperatures
 from .likelihood import contrastive_loss
 
-__all__ = ["cd", "pcd", "PersistentCD", "FastPCD"]
+__all__ = ["cd", "expected_cd", "pcd", "PersistentCD", "FastPCD"]
 
 Sampler = Callable[..., torch.Tensor]
 
@@ -56,6 +57,27 @@ def cd(
     model.check_input(x)
     negatives = sampler(model, x, k, generator=generator)
     return contrastive_loss(model, x, negatives)
+
+
+def expected_cd(model: EnergyModel, x: torch.Tensor, k: int = 1) -> torch.Tensor:
+    """The CD-k loss averaged *exactly* over the sampler's randomness (small models only).
+
+    The chains' law after ``k`` Gibbs steps from the data is ``q T^k``, with ``q`` the
+    empirical distribution of ``x`` and ``T`` the exact transition matrix
+    (:func:`ebmlib.exact.gibbs_transition`). Its gradient is the expected CD-k update with
+    no Monte Carlo noise, so gradient descent on it converges to CD-k's fixed point.
+    Returns a 0-d float64 tensor.
+    """
+    check_positive_int(k, "k")
+    model.check_input(x)
+    n = model.n_features
+    with torch.no_grad():
+        step = exact.gibbs_transition(model)
+        codes = (x.double() * 2 ** torch.arange(n, dtype=torch.float64, device=x.device)).sum(1).long()
+        q = torch.bincount(codes, minlength=2**n).double() / len(x)
+        law = q @ torch.linalg.matrix_power(step, k)
+    states = exact.binary_states(n, device=x.device)
+    return model.energy(x.double()).mean() - law @ model.energy(states)
 
 
 def pcd(
