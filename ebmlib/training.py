@@ -96,6 +96,7 @@ def fit(
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int = 100,
     callback: Callable[[int, torch.nn.Module], None] | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> History:
     """Minimise ``loss_fn(model, batch)`` over minibatches of ``data``.
 
@@ -118,6 +119,8 @@ def fit(
         checkpoint_every: steps between checkpoints (one is always written at the end).
         callback: ``callback(step, model)`` after every step, with the clock stopped (to
             record chains, say).
+        scheduler: a learning-rate scheduler of ``optimizer``, stepped after every update
+            (stochastic gradients need a decaying rate to converge to a point).
 
     Returns:
         The :class:`History` of the run.
@@ -145,6 +148,8 @@ def fit(
         }
         if hasattr(loss_fn, "state_dict"):
             state["loss_fn"] = loss_fn.state_dict()
+        if scheduler is not None:
+            state["scheduler"] = scheduler.state_dict()
         tmp = path.with_name(path.name + ".tmp")
         torch.save(state, tmp)
         os.replace(tmp, path)  # never leave a half-written checkpoint behind
@@ -155,6 +160,8 @@ def fit(
         optimizer.load_state_dict(state["optimizer"])
         if "loss_fn" in state:
             loss_fn.load_state_dict(state["loss_fn"])
+        if scheduler is not None and "scheduler" in state:
+            scheduler.load_state_dict(state["scheduler"])
         _set_rng_state(state["rng"])
         history = History(**state["history"])
         seed, elapsed, first = state["seed"], state["elapsed"], state["step"] + 1
@@ -176,6 +183,8 @@ def fit(
         loss = loss_fn(model, batch)
         loss.backward()
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         elapsed += time.perf_counter() - start
         history.loss.append(float(loss.detach()))
         history.seconds.append(elapsed)
