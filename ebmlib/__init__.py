@@ -6,15 +6,16 @@ Submodules:
 * :mod:`ebmlib.exact`: ground truth by enumeration or closed form (log Z, log p, marginals).
 * :mod:`ebmlib.samplers`: Gibbs, Metropolis-Hastings and Langevin kernels over many chains.
 * :mod:`ebmlib.objectives`: losses to minimise (exact NLL, sampled maximum likelihood, ...).
-* :mod:`ebmlib.training`: a small training loop with a history and a progress bar.
+* :mod:`ebmlib.training`: a small training loop with a history, a progress bar and checkpoints.
+* :mod:`ebmlib.fast_rbm`: CD-k / PCD-k for RBMs with hand-written gradients, for speed.
 * :mod:`ebmlib.diagnostics`: mixing measurements (mode labels, hopping rates).
 * :mod:`ebmlib.data`: offline data sets.
 * :mod:`ebmlib.utils`, :mod:`ebmlib.plotting`: seeding, devices, log-space helpers, figures.
 """
 
-from . import data, diagnostics, exact, models, objectives, plotting, samplers, training, utils
+from . import data, diagnostics, exact, fast_rbm, models, objectives, plotting, samplers, training, utils
 
 __version__ = "0.1.0"
 __all__ = [
-    "data", "diagnostics", "exact", "models", "objectives", "plotting", "samplers", "training", "utils", "__version__",
+    "data", "diagnostics", "exact", "fast_rbm", "models", "objectives", "plotting", "samplers", "training", "utils", "__version__",
 ]
