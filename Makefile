@@ -27,6 +27,7 @@ test: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/gibbs.py
+	$(BIN)/python benchmarks/sklearn_rbm.py
 
 clean:
 	rm -rf _build $(VENV)

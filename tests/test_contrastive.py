@@ -144,3 +144,10 @@ def test_diagnostics():
     assert diagnostics.hop_rate(labels) == 0.5
     with pytest.raises(ValueError):
         diagnostics.hop_rate(torch.zeros(1, 3))
+
+
+def test_one_step_at_a_time_tempering_tries_every_pair(gen):
+    model = BoltzmannMachine.random(5, weight_std=0.5, generator=torch.Generator().manual_seed(40))
+    replicas = torch.zeros(4, 200, 5)
+    result = samplers.parallel_tempering(model, replicas, [1.0, 1.5, 2.0, 3.0], 1, generator=gen)
+    assert bool((result.swap_rates > 0).all())

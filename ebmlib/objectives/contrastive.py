@@ -10,10 +10,10 @@ noise at every update. Two ways to avoid paying that again and again:
   next and run ``k`` more steps. With small learning rates the chains stay close to
   the model's distribution, and the gradient is close to the exact one.
 
-Persistent chains are state: :func:`pcd` takes them and returns them (state in, state
-out); :class:`PersistentCD` keeps them for you, with any sampler inside, optionally
+Persistent chains are state: :func:`~ebmlib.objectives.pcd` takes them and returns them (state in, state
+out); :class:`~ebmlib.objectives.PersistentCD` keeps them for you, with any sampler inside, optionally
 parallel tempering, and with ``state_dict`` so a checkpoint can store them.
-:class:`FastPCD` adds Tieleman and Hinton's (2009) fast weights, which push the chains
+:class:`~ebmlib.objectives.FastPCD` adds Tieleman and Hinton's (2009) fast weights, which push the chains
 out of the modes they have just visited.
 """
 
@@ -118,14 +118,14 @@ class PersistentCD:
         sampler: ``sampler(model, x, n_steps, generator=...) -> x``, default Gibbs.
         temperatures: if given, the chains are replicated over this temperature ladder
             (starting at 1) and advanced by :func:`~ebmlib.samplers.parallel_tempering`;
-            the ``T = 1`` replica gives the negatives, and :attr:`swap_rates` reports the
+            the ``T = 1`` replica gives the negatives, and ``swap_rates`` reports the
             swap acceptance rates of the last update.
         generator: random generator on the chains' device. Its state is part of
             :meth:`state_dict`, so a checkpointed run resumes bit for bit.
 
     Attributes:
         replicas: ``[n_temperatures, chains, n]`` the persistent state (one temperature
-            unless ``temperatures`` is given); :attr:`chains` is ``replicas[0]``.
+            unless ``temperatures`` is given); ``chains`` is ``replicas[0]``.
     """
 
     def __init__(

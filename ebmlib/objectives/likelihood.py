@@ -6,7 +6,7 @@ batch splits in two:
     grad NLL = E_data[grad E(x)]  -  E_model[grad E(x)]
                (positive phase)      (negative phase = -grad log Z)
 
-:func:`contrastive_loss` is the scalar whose gradient is this difference with the model
+:func:`~ebmlib.objectives.contrastive_loss` is the scalar whose gradient is this difference with the model
 expectation replaced by an average over given samples ("negatives"); its *value* is not
 the NLL (that would need ``Z``), only its gradient estimates the NLL's.
 """

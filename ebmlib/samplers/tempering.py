@@ -8,8 +8,9 @@ the Metropolis-Hastings probability
 
 pass those moves down to the ``T = 1`` replica, whose samples are exact in the limit.
 Each tempered energy ``E_t`` is the energy of ``model.at_temperature(T_t)`` (for an RBM
-that is the tempered *free* energy, which is not ``F(v) / T``). Neighbouring pairs swap in
-alternation: even pairs on even steps, odd pairs on odd steps.
+that is the tempered *free* energy, which is not ``F(v) / T``). Every step proposes a swap
+to every neighbouring pair: first the pairs (0, 1), (2, 3), ..., then (1, 2), (3, 4), ...,
+so that a run of one step at a time, as persistent chains use it, still reaches every pair.
 
 The swap acceptance rates tell whether the ladder works: a pair that almost never swaps
 cuts the ladder in two.
@@ -30,13 +31,12 @@ __all__ = ["TemperingResult", "check_temperatures", "parallel_tempering"]
 
 
 class TemperingResult(NamedTuple):
-    """What :func:`parallel_tempering` returns.
+    """What :func:`parallel_tempering` returns: ``(samples, replicas, swap_rates)``.
 
-    Attributes:
-        samples: ``[chains, n]`` the ``T = 1`` replica (a view of ``replicas[0]``).
-        replicas: ``[n_temperatures, chains, n]`` every replica, to continue the run.
-        swap_rates: ``[n_temperatures - 1]`` float64, the acceptance rate of swaps between
-            temperatures ``t`` and ``t + 1`` over the run.
+    ``samples`` is the ``[chains, n]`` ``T = 1`` replica (a view of ``replicas[0]``);
+    ``replicas`` holds every replica, ``[n_temperatures, chains, n]``, to continue the run;
+    ``swap_rates`` (``[n_temperatures - 1]``, float64) is the acceptance rate of swaps
+    between temperatures ``t`` and ``t + 1`` over the run.
     """
 
     samples: torch.Tensor
@@ -106,10 +106,10 @@ def parallel_tempering(
     attempts = torch.zeros(n_pairs, dtype=torch.float64, device=x.device)
     rows = torch.arange(x.shape[1], device=x.device)
     with torch.no_grad():
-        for step in range(n_steps):
+        for _ in range(n_steps):
             for t, m in enumerate(tempered):
                 x[t] = kernel(m, x[t], generator)
-            for t in range(step % 2, n_pairs, 2):
+            for t in [*range(0, n_pairs, 2), *range(1, n_pairs, 2)]:
                 lo, hi = tempered[t], tempered[t + 1]
                 log_ratio = lo.energy(x[t]) + hi.energy(x[t + 1]) - lo.energy(x[t + 1]) - hi.energy(x[t])
                 u = torch.rand(x.shape[1], dtype=log_ratio.dtype, device=x.device, generator=generator)
