@@ -31,6 +31,7 @@ __all__ = [
     "expected_gradient",
     "sample",
     "gibbs_transition",
+    "conditional_marginals",
     "log_partition_grid",
 ]
 
@@ -280,6 +281,50 @@ def gibbs_transition(model: EnergyModel, *, max_bits: int = 12) -> torch.Tensor:
             unit[codes, codes & ~(1 << i)] = 1 - on
             sweep = sweep @ unit
         return sweep
+
+
+def conditional_marginals(
+    model: RBM, x: torch.Tensor, observed: torch.Tensor, *, max_bits: int = MAX_BITS, chunk: int = 64
+) -> torch.Tensor:
+    """Exact ``p(x_i = 1 | observed pixels)`` for every unit of an RBM, by enumerating its hidden layer.
+
+    With the observed units clamped, the hidden posterior is
+    ``p(h | x_obs) ∝ exp(c^T h + sum_{i obs} x_i (b_i + (W h)_i)) prod_{i missing} (1 + e^{b_i + (W h)_i})``,
+    and a missing unit is on with probability ``sum_h p(h | x_obs) sigmoid(b_i + (W h)_i)``.
+    This is the Bayes-optimal way to fill in missing values under the model.
+
+    Args:
+        model: an RBM whose hidden layer has at most ``max_bits`` units.
+        x: ``[batch, n_visible]`` binary rows (values at unobserved units are ignored).
+        observed: ``[batch, n_visible]`` or ``[n_visible]`` boolean mask, True where observed.
+        chunk: rows processed at once (memory is ``chunk * 2^n_hidden``).
+
+    Returns:
+        ``[batch, n_visible]`` float64 probabilities; observed units are returned as they are.
+    """
+    if not isinstance(model, RBM):
+        raise TypeError(f"conditional_marginals needs an RBM, got {type(model).__name__}")
+    model.check_input(x)
+    observed = torch.as_tensor(observed, dtype=torch.bool, device=x.device).expand_as(x)
+    if model.n_hidden > max_bits:
+        raise ValueError(
+            f"model is too large to enumerate: its hidden layer has {model.n_hidden} units and "
+            f"the limit is max_bits={max_bits}"
+        )
+    device = _device(model)
+    out = []
+    with torch.no_grad():
+        hidden = binary_states(model.n_hidden, device=device)
+        logits = model.visible_logits(hidden)  # [2^H, n]
+        base = hidden @ model.hidden_bias.double()  # [2^H]
+        soft = torch.nn.functional.softplus(logits)
+        on = torch.sigmoid(logits)
+        for rows, mask in zip(x.double().split(chunk), observed.split(chunk)):
+            m = mask.double()
+            log_w = base + (rows * m) @ logits.T + (1 - m) @ soft.T  # [chunk, 2^H]
+            post = torch.softmax(log_w, dim=1)
+            out.append(torch.where(mask, rows, post @ on))
+    return torch.cat(out)
 
 
 def log_partition_grid(

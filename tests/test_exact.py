@@ -192,3 +192,17 @@ def test_gibbs_transition_is_stochastic_leaves_p_invariant_and_matches_the_sampl
     freq = torch.bincount((after.double() * 2 ** torch.arange(5)).sum(1).long(), minlength=32).double() / n
     row = t[5]
     assert bool(((freq - row).abs() <= 5 * torch.sqrt(row * (1 - row) / n) + 1e-12).all())
+
+
+def test_conditional_marginals_match_brute_force():
+    model = RBM.random(6, 3, generator=torch.Generator().manual_seed(30)).double()
+    states = exact.binary_states(6)
+    ll = exact.log_likelihood(model, states)
+    x = states[[5, 40, 63]]
+    observed = torch.tensor([True, False, True, False, False, True])
+    got = exact.conditional_marginals(model, x, observed)
+    for row, got_row in zip(x, got):
+        match = (states[:, observed] == row[observed]).all(1)
+        post = torch.softmax(ll[match], 0)
+        expected = post @ states[match]
+        torch.testing.assert_close(got_row, torch.where(observed, row, expected), rtol=1e-9, atol=1e-12)
