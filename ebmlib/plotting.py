@@ -17,6 +17,7 @@ def use_book_style() -> None:
         {
             "figure.figsize": (6.4, 4.0),
             "figure.dpi": 110,
+            "figure.constrained_layout.use": True,
             "font.size": 11,
             "axes.titlesize": 12,
             "axes.labelsize": 11,
