@@ -108,18 +108,11 @@ def fit_rbm(
     per_epoch = len(data) // batch_size
     elapsed = 0.0
 
-    def evaluate(step: int) -> None:
-        with torch.no_grad():
-            for name, fn in metrics.items():
-                history.metrics[name].append(float(fn(model)))
-        history.metric_steps.append(step)
-        history.metric_seconds.append(elapsed)
-
     def draw(probs: torch.Tensor) -> torch.Tensor:
         return torch.rand(probs.shape, dtype=probs.dtype, device=probs.device, generator=generator).lt_(probs)
 
     if metrics:
-        evaluate(0)
+        history.record(metrics, model, 0, elapsed)
     w, b, c = model.weight, model.visible_bias, model.hidden_bias
     chains = torch.zeros(batch_size, model.n_hidden, dtype=data.dtype, device=data.device)
     with torch.no_grad():
@@ -146,5 +139,5 @@ def fit_rbm(
             history.seconds.extend(elapsed + epoch_seconds * (j + 1) / per_epoch for j in range(per_epoch))
             elapsed += epoch_seconds
             if metrics:
-                evaluate((epoch + 1) * per_epoch)
+                history.record(metrics, model, (epoch + 1) * per_epoch, elapsed)
     return history

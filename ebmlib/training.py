@@ -56,6 +56,14 @@ class History:
         """The latest value of metric ``name``."""
         return self.metrics[name][-1]
 
+    def record(self, metrics: Mapping[str, MetricFn], model: torch.nn.Module, step: int, seconds: float) -> None:
+        """Evaluate every metric on ``model`` (no gradients) and store it with its step and time."""
+        with torch.no_grad():
+            for name, fn in metrics.items():
+                self.metrics.setdefault(name, []).append(float(fn(model)))
+        self.metric_steps.append(step)
+        self.metric_seconds.append(seconds)
+
 
 def _batch_indices(step: int, n: int, batch_size: int, seed: int) -> torch.Tensor:
     """Row indices of minibatch ``step`` (1-based): epoch ``e`` is a permutation seeded by
@@ -166,15 +174,8 @@ def fit(
         history = History(**state["history"])
         seed, elapsed, first = state["seed"], state["elapsed"], state["step"] + 1
 
-    def evaluate(step: int) -> None:
-        with torch.no_grad():
-            for name, fn in metrics.items():
-                history.metrics[name].append(float(fn(model)))
-        history.metric_steps.append(step)
-        history.metric_seconds.append(elapsed)
-
     if metrics and first == 1:
-        evaluate(0)
+        history.record(metrics, model, 0, elapsed)
     bar = progress_range(n_steps - first + 1, progress, "training")
     for step in (first + i for i in bar):
         start = time.perf_counter()
@@ -192,7 +193,7 @@ def fit(
             callback(step, model)
         last = step == n_steps or (time_budget is not None and elapsed >= time_budget)
         if metrics and (step % eval_every == 0 or last):
-            evaluate(step)
+            history.record(metrics, model, step, elapsed)
             if progress:
                 bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in history.metrics.items()})
         if path is not None and (step % checkpoint_every == 0 or last):
