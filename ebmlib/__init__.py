@@ -4,6 +4,7 @@ Submodules:
 
 * :mod:`ebmlib.models`: Boltzmann machines, RBMs, Gaussian and MLP energies.
 * :mod:`ebmlib.exact`: ground truth by enumeration or closed form (log Z, log p, marginals).
+* :mod:`ebmlib.estimators`: estimates of log Z (importance sampling, AIS, reverse AIS).
 * :mod:`ebmlib.samplers`: Gibbs, Metropolis-Hastings and Langevin kernels over many chains.
 * :mod:`ebmlib.objectives`: losses to minimise (exact NLL, sampled maximum likelihood, ...).
 * :mod:`ebmlib.training`: a small training loop with a history, a progress bar and checkpoints.
@@ -13,9 +14,9 @@ Submodules:
 * :mod:`ebmlib.utils`, :mod:`ebmlib.plotting`: seeding, devices, log-space helpers, figures.
 """
 
-from . import data, diagnostics, exact, fast_rbm, models, objectives, plotting, samplers, training, utils
+from . import data, diagnostics, estimators, exact, fast_rbm, models, objectives, plotting, samplers, training, utils
 
 __version__ = "0.1.0"
 __all__ = [
-    "data", "diagnostics", "exact", "fast_rbm", "models", "objectives", "plotting", "samplers", "training", "utils", "__version__",
+    "data", "diagnostics", "estimators", "exact", "fast_rbm", "models", "objectives", "plotting", "samplers", "training", "utils", "__version__",
 ]

@@ -1,0 +1,76 @@
+"""Estimators of log Z against exact values, with tolerances from their own standard errors."""
+
+import math
+
+import pytest
+import torch
+
+from ebmlib import data, estimators, exact
+from ebmlib.models import RBM, BoltzmannMachine, GaussianEnergy
+
+
+def within(estimate, truth, sigmas=5.0, slack=1e-3):
+    return abs(float(estimate.log_z) - float(truth)) <= sigmas * estimate.stderr + slack
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        RBM.random(12, 6, weight_std=0.5, generator=torch.Generator().manual_seed(0)),
+        RBM.random(5, 9, weight_std=0.5, generator=torch.Generator().manual_seed(1)),
+        BoltzmannMachine.random(10, weight_std=0.5, generator=torch.Generator().manual_seed(2)),
+    ],
+    ids=["rbm-wide", "rbm-tall", "bm"],
+)
+def test_forward_and_reverse_ais_match_exact_log_z(model):
+    truth = exact.log_partition(model).item()
+    forward = estimators.ais(model, 300, 300, generator=torch.Generator().manual_seed(3))
+    assert within(forward, truth), (forward, truth)
+    samples = exact.sample(model, 300, generator=torch.Generator().manual_seed(4))
+    reverse = estimators.reverse_ais(model, samples, 300, generator=torch.Generator().manual_seed(5))
+    assert within(reverse, truth), (reverse, truth)
+    assert forward.log_weights.shape == (300,) and 1 <= forward.ess <= 300
+
+
+def test_ais_with_the_base_model_itself_is_exact():
+    model = RBM(7, 3, init_std=0.0)  # zero parameters: the uniform base itself
+    estimate = estimators.ais(model, 10, 5)
+    assert float(estimate.log_z) == pytest.approx(10 * math.log(2), abs=1e-12)
+    assert estimate.stderr == 0.0 and torch.all(estimate.log_weights == 0)
+
+
+def test_base_rate_base_beats_uniform_on_data_like_models():
+    train, _ = data.digits()
+    model = RBM.random(64, 8, weight_std=0.3, bias_std=0.0, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        model.visible_bias.copy_(estimators.base_rate_bias(train).float() + 0.3 * torch.randn(64))
+    truth = exact.log_partition(model).item()
+    uniform = estimators.ais(model, 200, 50, generator=torch.Generator().manual_seed(7))
+    base_rate = estimators.ais(model, 200, 50, data=train, generator=torch.Generator().manual_seed(7))
+    assert abs(float(base_rate.log_z) - truth) < abs(float(uniform.log_z) - truth)
+    assert within(base_rate, truth)
+
+
+def test_continuous_ais_and_importance_sampling_on_a_gaussian():
+    model = GaussianEnergy(2, mean=torch.tensor([1.0, -1.0]), precision=torch.tensor([[2.0, 0.5], [0.5, 1.0]]))
+    truth = model.log_partition().item()
+    torch.manual_seed(8)
+    estimate = estimators.ais(model, 400, 200, step_size=0.2)
+    assert within(estimate, truth), (estimate, truth)
+    proposal = torch.distributions.MultivariateNormal(torch.zeros(2), 2.0 * torch.eye(2))
+    is_estimate = estimators.importance_sampling(model, proposal, 20_000)
+    assert within(is_estimate, truth), (is_estimate, truth)
+
+
+def test_bad_arguments_are_refused():
+    model = RBM(4, 2)
+    with pytest.raises(ValueError, match="run from 0 to 1"):
+        estimators.ais(model, 10, betas=[0.0, 0.5, 0.9])
+    with pytest.raises(ValueError, match="must not decrease"):
+        estimators.ais(model, 10, betas=[0.0, 0.6, 0.5, 1.0])
+    with pytest.raises(ValueError, match="n_chains must be >= 2"):
+        estimators.ais(model, 1, 10)
+    with pytest.raises(TypeError, match="log_prob"):
+        estimators.importance_sampling(GaussianEnergy(2), object(), 10)
+    with pytest.raises(ValueError, match="samples must have 4 columns"):
+        estimators.reverse_ais(model, torch.zeros(5, 3), 10)
