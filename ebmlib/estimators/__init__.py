@@ -9,5 +9,7 @@
 from .annealing import ais, base_rate_bias, check_schedule, reverse_ais
 from .importance import importance_sampling
 from .result import Estimate, from_log_weights
+from .tracking import LogZTracker
 
-__all__ = ["Estimate", "from_log_weights", "importance_sampling", "ais", "reverse_ais", "check_schedule", "base_rate_bias"]
+__all__ = ["Estimate", "from_log_weights", "importance_sampling", "ais", "reverse_ais", "check_schedule", "base_rate_bias",
+           "LogZTracker"]
