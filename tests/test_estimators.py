@@ -95,3 +95,10 @@ def test_log_z_tracker_follows_training_with_exact_samples():
     training.fit(model, loss, x, n_steps=40, batch_size=500, lr=0.2, progress=False, callback=track)
     assert abs(tracker.log_z - exact.log_partition(model).item()) < 0.05
     assert abs(tracker.history[-1] - tracker.history[0]) > 0.5  # log Z really moved
+
+
+def test_piecewise_schedule_is_a_valid_schedule():
+    betas = estimators.piecewise_schedule(1450)
+    assert len(betas) == 1450
+    estimators.check_schedule(betas)
+    assert (betas < 0.5).sum() == 50 and ((betas >= 0.5) & (betas < 0.9)).sum() == 400

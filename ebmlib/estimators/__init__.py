@@ -6,10 +6,10 @@
   :func:`ais` brackets ``log Z`` (the bidirectional sandwich).
 """
 
-from .annealing import ais, base_rate_bias, check_schedule, reverse_ais
+from .annealing import ais, base_rate_bias, check_schedule, piecewise_schedule, reverse_ais
 from .importance import importance_sampling
 from .result import Estimate, from_log_weights
 from .tracking import LogZTracker
 
-__all__ = ["Estimate", "from_log_weights", "importance_sampling", "ais", "reverse_ais", "check_schedule", "base_rate_bias",
+__all__ = ["Estimate", "from_log_weights", "importance_sampling", "ais", "reverse_ais", "check_schedule", "base_rate_bias", "piecewise_schedule",
            "LogZTracker"]

@@ -36,7 +36,7 @@ from ..samplers.langevin import langevin_step
 from ..utils import progress_range
 from .result import Estimate, from_log_weights
 
-__all__ = ["ais", "reverse_ais", "check_schedule", "base_rate_bias"]
+__all__ = ["ais", "reverse_ais", "check_schedule", "base_rate_bias", "piecewise_schedule"]
 
 
 def check_schedule(betas: Sequence[float] | torch.Tensor) -> torch.Tensor:
@@ -51,6 +51,23 @@ def check_schedule(betas: Sequence[float] | torch.Tensor) -> torch.Tensor:
     if bool((b[1:] < b[:-1]).any()):
         raise ValueError("betas must not decrease")
     return b
+
+
+def piecewise_schedule(n_betas: int) -> torch.Tensor:
+    """The schedule shape of Salakhutdinov and Murray (2008), scaled to ``n_betas`` points.
+
+    They used 500 betas on [0, 0.5), 4,000 on [0.5, 0.9) and 10,000 on [0.9, 1]: the steps
+    are smallest near the model, where the distributions change fastest for an RBM.
+    """
+    check_positive_int(n_betas, "n_betas")
+    if n_betas < 10:
+        raise ValueError(f"n_betas must be >= 10 for a piecewise schedule, got {n_betas}")
+    first, second = max(1, round(n_betas * 500 / 14500)), max(1, round(n_betas * 4000 / 14500))
+    return torch.cat([
+        torch.linspace(0.0, 0.5, first + 1, dtype=torch.float64)[:-1],
+        torch.linspace(0.5, 0.9, second + 1, dtype=torch.float64)[:-1],
+        torch.linspace(0.9, 1.0, n_betas - first - second, dtype=torch.float64),
+    ])
 
 
 def base_rate_bias(data: torch.Tensor, smoothing: float = 0.05) -> torch.Tensor:
