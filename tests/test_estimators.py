@@ -102,3 +102,20 @@ def test_piecewise_schedule_is_a_valid_schedule():
     assert len(betas) == 1450
     estimators.check_schedule(betas)
     assert (betas < 0.5).sum() == 50 and ((betas >= 0.5) & (betas < 0.9)).sum() == 400
+
+
+def test_bridge_sampling_between_a_base_and_a_model():
+    model = BoltzmannMachine.random(10, weight_std=0.6, generator=torch.Generator().manual_seed(13))
+    truth = exact.log_partition(model).item()
+    base_bias = estimators.base_rate_bias(exact.sample(model, 5000, generator=torch.Generator().manual_seed(14)))
+    base = torch.distributions.Independent(torch.distributions.Bernoulli(logits=base_bias.float()), 1)
+    log_z0 = torch.nn.functional.softplus(base_bias).sum()
+    x0 = base.sample((3000,))
+    x1 = exact.sample(model, 3000, generator=torch.Generator().manual_seed(15))
+    estimate = estimators.bridge_sampling(
+        lambda x: x @ base_bias.float(), lambda x: -model.energy(x), x0, x1, log_z0=log_z0)
+    assert within(estimate, truth), (estimate, truth)
+    # Samples from both sides make it more precise than importance sampling from p0 alone.
+    is_only = estimators.importance_sampling(model, base, 3000)
+    assert within(is_only, truth)
+    assert estimate.stderr < is_only.stderr
