@@ -28,6 +28,7 @@ test: $(STAMP)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/gibbs.py
 	$(BIN)/python benchmarks/sklearn_rbm.py
+	$(BIN)/python benchmarks/ais.py
 
 clean:
 	rm -rf _build $(VENV)
