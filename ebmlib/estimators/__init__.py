@@ -9,8 +9,9 @@
 from .annealing import ais, base_rate_bias, check_schedule, piecewise_schedule, reverse_ais
 from .bridge import bridge_sampling
 from .importance import importance_sampling
+from .linked import linked_importance_sampling
 from .result import Estimate, from_log_weights
 from .tracking import LogZTracker
 
-__all__ = ["Estimate", "from_log_weights", "importance_sampling", "ais", "reverse_ais", "bridge_sampling", "check_schedule", "base_rate_bias", "piecewise_schedule",
+__all__ = ["Estimate", "from_log_weights", "importance_sampling", "ais", "reverse_ais", "bridge_sampling", "linked_importance_sampling", "check_schedule", "base_rate_bias", "piecewise_schedule",
            "LogZTracker"]

@@ -115,13 +115,21 @@ class _BinaryPath:
     def pre(self, v: torch.Tensor) -> torch.Tensor | None:
         return torch.addmm(self.c, v, self.w) if isinstance(self.model, RBM) else None
 
-    def move(self, v: torch.Tensor, beta: float, pre: torch.Tensor | None) -> torch.Tensor:
+    def move(self, v: torch.Tensor, beta: float, pre: torch.Tensor | None, reverse: bool = False) -> torch.Tensor:
+        """One transition leaving p_beta invariant; ``reverse`` gives its time reversal.
+
+        Block Gibbs on an RBM's visible layer is reversible, so it is its own reversal; the
+        reversal of a systematic scan is the scan in the opposite unit order.
+        """
         bias = (1 - beta) * self.b0 + beta * self.b
         if isinstance(self.model, RBM):
             h = torch.rand(pre.shape, dtype=v.dtype, device=v.device, generator=self.generator).lt_(torch.sigmoid(beta * pre))
             logits = torch.addmm(bias, h, self.w.T, alpha=beta)
             return torch.rand(v.shape, dtype=v.dtype, device=v.device, generator=self.generator).lt_(torch.sigmoid(logits))
         noise = torch.logit(torch.rand(v.shape, dtype=v.dtype, device=v.device, generator=self.generator))
+        if reverse:
+            flipped = systematic_scan(v.flip(1), beta * self.w.flip(0, 1), bias.flip(0), noise)
+            return flipped.flip(1)
         return systematic_scan(v, beta * self.w, bias, noise)
 
 
@@ -141,8 +149,8 @@ class _ContinuousPath:
     def log_f(self, x: torch.Tensor, beta: float, pre=None) -> torch.Tensor:
         return ((1 - beta) * self.base.log_prob(x) - beta * self.model.energy(x)).double()
 
-    def move(self, x: torch.Tensor, beta: float, pre=None) -> torch.Tensor:
-        path = _Tempered(self.model, self.base, beta)
+    def move(self, x: torch.Tensor, beta: float, pre=None, reverse: bool = False) -> torch.Tensor:
+        path = _Tempered(self.model, self.base, beta)  # MALA is reversible: its own reversal
         energy = path.energy(x)
         new, *_ = langevin_step(path, x, energy, path.score(x), self.step_size, True, self.generator)
         return new.detach()
