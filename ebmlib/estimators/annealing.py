@@ -185,6 +185,17 @@ def _path(model, base, data, step_size, generator):
     return _ContinuousPath(model, base, check_positive_float(step_size, "step_size"), generator)
 
 
+def _start(model, n_runs: int, name: str, base, data, step_size, generator):
+    """Checks shared by the path estimators; returns the path and its device."""
+    check_positive_int(n_runs, name)
+    if n_runs < 2:
+        raise ValueError(f"{name} must be >= 2 to give a standard error")
+    path = _path(model, base, data, step_size, generator)
+    device = path.b0.device if isinstance(path, _BinaryPath) else torch.device("cpu")
+    check_generator(generator, device)
+    return path, device
+
+
 def ais(
     model: EnergyModel,
     n_chains: int,
@@ -215,12 +226,7 @@ def ais(
     Returns:
         An :class:`~ebmlib.estimators.Estimate`.
     """
-    check_positive_int(n_chains, "n_chains")
-    if n_chains < 2:
-        raise ValueError("n_chains must be >= 2 to give a standard error")
-    path = _path(model, base, data, step_size, generator)
-    device = path.b0.device if isinstance(path, _BinaryPath) else torch.device("cpu")
-    check_generator(generator, device)
+    path, device = _start(model, n_chains, "n_chains", base, data, step_size, generator)
     schedule = _schedule(n_betas, betas, device).tolist()
     with torch.no_grad():
         x = path.sample_base(n_chains)

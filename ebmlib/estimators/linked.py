@@ -20,10 +20,10 @@ import math
 
 import torch
 
-from .._validation import check_generator, check_positive_int
+from .._validation import check_positive_int
 from ..models import EnergyModel
 from ..utils import progress_range
-from .annealing import _BinaryPath, _path, _schedule
+from .annealing import _schedule, _start
 from .result import Estimate, from_log_weights
 
 __all__ = ["linked_importance_sampling"]
@@ -57,13 +57,8 @@ def linked_importance_sampling(
     Returns:
         An :class:`Estimate` whose ``log_weights`` are the per-run log estimates of ``Z / Z_0``.
     """
-    check_positive_int(n_runs, "n_runs")
-    if n_runs < 2:
-        raise ValueError("n_runs must be >= 2 to give a standard error")
     check_positive_int(chain_length, "chain_length")
-    path = _path(model, base, data, step_size, generator)
-    device = path.b0.device if isinstance(path, _BinaryPath) else torch.device("cpu")
-    check_generator(generator, device)
+    path, device = _start(model, n_runs, "n_runs", base, data, step_size, generator)
     betas = _schedule(n_distributions, None, device).tolist()
     k_len = chain_length
     runs = torch.arange(n_runs, device=device)
