@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 import torch
 
 from ._validation import check_generator, check_positive_int
-from .models import RBM, EnergyModel
+from .models import RBM, BoltzmannMachine, EnergyModel
 
 __all__ = [
     "MAX_BITS",
@@ -249,8 +249,6 @@ def gibbs_transition(model: EnergyModel, *, max_bits: int = 12) -> torch.Tensor:
         A ``[2^n, 2^n]`` float64 matrix whose rows sum to 1, with ``p`` as a left
         eigenvector: ``p @ T = p``.
     """
-    from .models import BoltzmannMachine
-
     if not isinstance(model, (BoltzmannMachine, RBM)):
         raise TypeError(f"gibbs_transition needs a BoltzmannMachine or an RBM, got {type(model).__name__}")
     n = model.n_features

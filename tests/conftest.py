@@ -37,8 +37,3 @@ def brute_log_z_rbm(model):
     m = neg.max()
     return m + np.log(np.exp(neg - m).sum()), v, neg
 
-
-def sampling_tolerance(p, n, sigmas=5.0):
-    """Allowed |empirical - exact| frequency for n independent draws: `sigmas` standard errors."""
-    p = np.asarray(p, dtype=float)
-    return sigmas * np.sqrt(p * (1 - p) / n) + 1e-12

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import all_binary, brute_log_z_bm, brute_log_z_rbm
+from conftest import brute_log_z_bm, brute_log_z_rbm
 
 from ebmlib import exact
 from ebmlib.models import RBM, BoltzmannMachine, GaussianEnergy, MLPEnergy

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ebmlib import data, exact, objectives, training
+from ebmlib import exact, objectives, training
 from ebmlib.fast_rbm import fit_rbm, rbm_sgd_update_
 from ebmlib.models import RBM, BoltzmannMachine
 

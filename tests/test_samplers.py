@@ -1,7 +1,6 @@
 """Every sampler against exact distributions: empirical frequencies from many independent
 chains must sit within 5 standard errors (computed from the number of chains) of the truth."""
 
-import numpy as np
 import pytest
 import torch
 
