@@ -29,6 +29,7 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/gibbs.py
 	$(BIN)/python benchmarks/sklearn_rbm.py
 	$(BIN)/python benchmarks/ais.py
+	$(BIN)/python benchmarks/large_softmax.py
 
 clean:
 	rm -rf _build $(VENV)

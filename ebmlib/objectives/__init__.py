@@ -10,10 +10,26 @@ Each drops into an ordinary PyTorch loop (``loss.backward(); optimizer.step()``)
   :func:`generalized_pseudolikelihood`, :func:`ratio_matching`.
 * No ``Z`` at all, continuous data: :func:`score_matching`, :func:`sliced_score_matching`,
   :func:`denoising_score_matching`.
+* ``Z`` as a learned parameter, data against noise: :func:`nce`, :func:`negative_sampling`,
+  :func:`importance_sampled_nll`, :func:`self_contrastive`, :class:`FlowContrastive`,
+  :class:`AdversarialBound` (and :func:`nce_accuracy`, the classifier's accuracy).
+* Large softmax output layers: :func:`softmax_nll` (with the self-normalization penalty),
+  :func:`sampled_nce`, :func:`sampled_negative_sampling`, :func:`sampled_softmax`,
+  :func:`normalization_penalty`.
 """
 
 from .contrastive import FastPCD, PersistentCD, cd, expected_cd, pcd
 from .likelihood import contrastive_loss, exact_nll, naive_mcmc
+from .noise_contrastive import (
+    AdversarialBound,
+    FlowContrastive,
+    importance_sampled_nll,
+    nce,
+    nce_accuracy,
+    negative_sampling,
+    self_contrastive,
+)
+from .output_layer import normalization_penalty, sampled_negative_sampling, sampled_nce, sampled_softmax, softmax_nll
 from .pseudolikelihood import (
     flip_gaps,
     generalized_pseudolikelihood,
@@ -28,4 +44,7 @@ __all__ = [
     "cd", "expected_cd", "pcd", "PersistentCD", "FastPCD",
     "flip_gaps", "pseudolikelihood", "random_conditional_pl", "generalized_pseudolikelihood", "ratio_matching",
     "score_matching", "sliced_score_matching", "denoising_score_matching",
+    "nce", "nce_accuracy", "negative_sampling", "importance_sampled_nll", "self_contrastive", "FlowContrastive",
+    "AdversarialBound",
+    "softmax_nll", "sampled_nce", "sampled_negative_sampling", "sampled_softmax", "normalization_penalty",
 ]

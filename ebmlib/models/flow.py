@@ -1,0 +1,149 @@
+"""A small normalizing flow: a density that can both sample and evaluate ``log q(x)``.
+
+NCE needs a noise distribution with both abilities, and the closer it is to the data
+the more NCE learns per sample. A flow is the most flexible such distribution; it can
+be fitted to the data by maximum likelihood or trained against the energy model
+(flow contrastive estimation).
+
+The flow here is RealNVP (Dinh et al. 2017): a learned elementwise affine map followed
+by affine coupling layers. Each coupling layer leaves half of the coordinates (a mask)
+unchanged and shifts and scales the other half by functions of the first half, so that
+its inverse and its log-determinant cost one network evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .._validation import check_batch, check_generator, check_positive_int
+
+__all__ = ["CouplingFlow"]
+
+
+class _Coupling(nn.Module):
+    def __init__(self, mask: torch.Tensor, hidden: int) -> None:
+        super().__init__()
+        d = mask.numel()
+        self.register_buffer("mask", mask)
+        self.net = nn.Sequential(nn.Linear(d, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
+                                 nn.Linear(hidden, 2 * d))
+        nn.init.zeros_(self.net[-1].weight)  # start at the identity map
+        nn.init.zeros_(self.net[-1].bias)
+
+    def _shift_scale(self, kept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        shift, log_scale = self.net(kept).chunk(2, dim=-1)
+        free = 1.0 - self.mask
+        return shift * free, torch.tanh(log_scale) * free  # tanh keeps the scale in [1/e, e]
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        shift, log_scale = self._shift_scale(z * self.mask)
+        return z * torch.exp(log_scale) + shift, log_scale.sum(-1)
+
+    def inverse(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        shift, log_scale = self._shift_scale(x * self.mask)
+        return (x - shift) * torch.exp(-log_scale), -log_scale.sum(-1)
+
+
+class CouplingFlow(nn.Module):
+    """RealNVP density on R^d: ``x = f(z)``, ``z ~ N(0, I)``, with exact ``log q(x)``.
+
+    It follows the ``torch.distributions`` interface that NCE uses for noise:
+    ``sample``, ``rsample`` (differentiable in the flow's parameters) and ``log_prob``.
+
+    Args:
+        n_features: dimension ``d`` (>= 2).
+        n_layers: number of coupling layers (masks alternate between even and odd coordinates).
+        hidden: width of each coupling network's two hidden layers.
+        loc: initial shift of the first, elementwise affine map (default 0).
+        scale: initial scale of that map (default 1); set ``loc`` and ``scale`` to the
+            data's mean and standard deviation to start from a matched diagonal Gaussian.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_layers: int = 4,
+        hidden: int = 64,
+        loc: torch.Tensor | None = None,
+        scale: torch.Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        check_positive_int(n_features, "n_features")
+        if n_features < 2:
+            raise ValueError(f"n_features must be >= 2 for coupling layers, got {n_features}")
+        check_positive_int(n_layers, "n_layers", allow_zero=True)
+        check_positive_int(hidden, "hidden")
+        self.n_features = n_features
+        loc = torch.zeros(n_features) if loc is None else torch.as_tensor(loc, dtype=torch.float32)
+        scale = torch.ones(n_features) if scale is None else torch.as_tensor(scale, dtype=torch.float32)
+        if loc.shape != (n_features,) or scale.shape != (n_features,):
+            raise ValueError(f"loc and scale must have shape [{n_features}]")
+        if not bool((scale > 0).all()):
+            raise ValueError("scale must be positive")
+        self.loc = nn.Parameter(loc.clone())
+        self.log_scale = nn.Parameter(scale.log())
+        parity = torch.arange(n_features) % 2
+        self.layers = nn.ModuleList(
+            _Coupling((parity == (i % 2)).float(), hidden) for i in range(n_layers)
+        )
+
+    def _forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x = f(z)`` and ``log |det df/dz|`` per row."""
+        log_det = self.log_scale.sum().expand(z.shape[0])
+        x = z * torch.exp(self.log_scale) + self.loc
+        for layer in self.layers:
+            x, ld = layer(x)
+            log_det = log_det + ld
+        return x, log_det
+
+    def _base_log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        return -0.5 * (z * z).sum(-1) - 0.5 * self.n_features * math.log(2 * math.pi)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact ``log q(x)`` per row: ``[batch, d] -> [batch]``."""
+        check_batch(x, "x", self.n_features)
+        z = x.to(self.loc.dtype)
+        log_det = torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)
+        for layer in reversed(self.layers):
+            z, ld = layer.inverse(z)
+            log_det = log_det + ld
+        z = (z - self.loc) * torch.exp(-self.log_scale)
+        log_det = log_det - self.log_scale.sum()
+        return (self._base_log_prob(z) + log_det).to(x.dtype)
+
+    def rsample_with_log_prob(
+        self, n_samples: int, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Samples ``[n, d]`` and their ``log q`` ``[n]``, both differentiable in the flow's parameters.
+
+        One forward pass gives both, which is what the entropy term of adversarial
+        training and flow contrastive estimation need.
+        """
+        check_positive_int(n_samples, "n_samples")
+        check_generator(generator, self.loc.device)
+        z = torch.randn(n_samples, self.n_features, generator=generator, device=self.loc.device,
+                        dtype=self.loc.dtype)
+        x, log_det = self._forward(z)
+        return x, self._base_log_prob(z) - log_det
+
+    def rsample(self, sample_shape: int | tuple = (), generator: torch.Generator | None = None) -> torch.Tensor:
+        """Differentiable samples ``[n, d]`` (``sample_shape`` an int or a 1-tuple)."""
+        return self.rsample_with_log_prob(_count(sample_shape), generator)[0]
+
+    def sample(self, sample_shape: int | tuple = (), generator: torch.Generator | None = None) -> torch.Tensor:
+        """Samples ``[n, d]`` with no gradient."""
+        with torch.no_grad():
+            return self.rsample(sample_shape, generator)
+
+
+def _count(sample_shape: int | tuple) -> int:
+    """``n`` from ``n``, ``(n,)`` or ``torch.Size([n])``."""
+    if isinstance(sample_shape, int):
+        return sample_shape
+    shape = tuple(sample_shape)
+    if len(shape) != 1:
+        raise ValueError(f"sample_shape must be an int or a 1-tuple (n,), got {sample_shape!r}")
+    return int(shape[0])

@@ -1,0 +1,102 @@
+"""A neural n-gram language model: an energy model over a large discrete output.
+
+``p(w | h) = exp(s(w, h)) / Z(h)`` with scores ``s(w, h) = u_w . phi(h) + b_w``, where
+``h`` is the previous ``context_size`` words and ``phi`` embeds and mixes them. Here the
+normalizer ``Z(h) = sum_w exp(s(w, h))`` is tractable but costs a pass over the whole
+vocabulary for every context: the output layer dominates training and inference once
+the vocabulary has tens of thousands of words. The objectives in
+:mod:`ebmlib.objectives.output_layer` train it without that pass.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .._validation import check_positive_int
+
+__all__ = ["NeuralLM"]
+
+
+class NeuralLM(nn.Module):
+    """Bengio-style feed-forward language model with a linear output layer.
+
+    Args:
+        vocab_size: number of words ``V`` (outputs).
+        context_size: number of previous words the model sees.
+        embed_dim: width of the word embeddings.
+        hidden_dim: width of the hidden features ``phi(h)``.
+        unigram: optional ``[V]`` word frequencies; the output bias starts at their log, so
+            the untrained model is the (normalized) unigram model, ``log Z(h) = 0``.
+
+    Attributes:
+        embedding: ``[V, embed_dim]`` input embeddings.
+        hidden: the layer from the concatenated embeddings to ``phi(h)``.
+        output: the output layer; ``output.weight`` is ``[V, hidden_dim]``, ``output.bias`` ``[V]``.
+    """
+
+    def __init__(self, vocab_size: int, context_size: int = 1, embed_dim: int = 32, hidden_dim: int = 64,
+                 unigram: torch.Tensor | None = None) -> None:
+        super().__init__()
+        for value, name in [(vocab_size, "vocab_size"), (context_size, "context_size"),
+                            (embed_dim, "embed_dim"), (hidden_dim, "hidden_dim")]:
+            check_positive_int(value, name)
+        self.vocab_size = vocab_size
+        self.context_size = context_size
+        self.embedding = nn.Embedding(vocab_size, embed_dim)
+        self.hidden = nn.Linear(context_size * embed_dim, hidden_dim)
+        self.output = nn.Linear(hidden_dim, vocab_size)
+        nn.init.zeros_(self.output.weight)
+        if unigram is not None:
+            unigram = torch.as_tensor(unigram, dtype=torch.float32)
+            if unigram.shape != (vocab_size,) or not bool((unigram > 0).all()):
+                raise ValueError(f"unigram must be [{vocab_size}] positive frequencies")
+            with torch.no_grad():
+                self.output.bias.copy_((unigram / unigram.sum()).log())
+
+    def check_context(self, context: object, name: str = "context") -> torch.Tensor:
+        """Check a ``[batch, context_size]`` tensor of word ids in ``[0, V)``."""
+        return _check_ids(context, name, self.vocab_size, (self.context_size,))
+
+    def features(self, context: torch.Tensor) -> torch.Tensor:
+        """``phi(h)``: ``[batch, context_size]`` word ids -> ``[batch, hidden_dim]``."""
+        self.check_context(context)
+        return torch.tanh(self.hidden(self.embedding(context).flatten(1)))
+
+    def scores(self, context: torch.Tensor) -> torch.Tensor:
+        """Unnormalized log-probabilities of every word, ``[batch, V]``."""
+        return self.output(self.features(context))
+
+    def log_partition(self, context: torch.Tensor) -> torch.Tensor:
+        """``log Z(h)`` per context, ``[batch]`` (a pass over the whole vocabulary)."""
+        return torch.logsumexp(self.scores(context), dim=-1)
+
+    def log_prob(self, context: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Normalized ``log p(w | h)`` per row, ``[batch]``: the full softmax."""
+        target = _check_ids(target, "target", self.vocab_size, ())
+        scores = self.scores(context)
+        return scores.gather(1, target[:, None]).squeeze(1) - torch.logsumexp(scores, dim=-1)
+
+    def unnormalized_log_prob(self, context: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``s(w, h)`` per row, ``[batch]``: one output row per example and no normalizer.
+
+        Equals :meth:`log_prob` when the model is self-normalized (``log Z(h) = 0``).
+        """
+        target = _check_ids(target, "target", self.vocab_size, ())
+        phi = self.features(context)
+        return (phi * self.output.weight[target]).sum(-1) + self.output.bias[target]
+
+
+def _check_ids(ids: object, name: str, vocab_size: int, trailing: tuple[int, ...]) -> torch.Tensor:
+    """A long tensor of shape ``[batch, *trailing]`` with entries in ``[0, vocab_size)``."""
+    if not isinstance(ids, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of word ids, got {type(ids).__name__}")
+    if ids.dtype != torch.long:
+        raise TypeError(f"{name} must hold integer word ids (torch.long), got {ids.dtype}")
+    if ids.dim() != 1 + len(trailing) or tuple(ids.shape[1:]) != trailing:
+        shape = ", ".join(["batch", *map(str, trailing)])
+        raise ValueError(f"{name} must have shape [{shape}], got {tuple(ids.shape)}")
+    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
+        raise ValueError(f"{name} must hold word ids in [0, {vocab_size}), got values in "
+                         f"[{int(ids.min())}, {int(ids.max())}]")
+    return ids
