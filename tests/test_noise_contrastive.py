@@ -365,3 +365,18 @@ def test_neural_lm_log_prob_is_the_full_softmax():
         lm.scores(context.float())
     with pytest.raises(ValueError, match="target"):
         lm.log_prob(context, target + 40)
+
+
+def test_minimize_converges_and_refuses_nan():
+    class Quadratic(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))
+
+    target = torch.tensor([[1.0, -2.0, 3.0]], dtype=torch.float64)
+    model = Quadratic()
+    final = training.minimize(model, lambda m, x: ((m.w - x[0]) ** 2).sum() + 0.5, target)
+    torch.testing.assert_close(model.w.detach(), target[0])
+    assert final == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="NaN"):
+        training.minimize(Quadratic(), lambda m, x: m.w.sum() * float("nan"), target)

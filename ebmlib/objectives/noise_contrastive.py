@@ -13,17 +13,17 @@ loss per data point is the logistic loss in its stable log-sum-exp form,
 
 and at its optimum ``p_model = p_data`` and ``c = -log Z``.
 
-* :func:`nce` needs a noise that can ``sample`` and give ``log_prob`` (every
+* :func:`~ebmlib.objectives.nce` needs a noise that can ``sample`` and give ``log_prob`` (every
   ``torch.distributions`` object over vectors does).
-* :func:`negative_sampling` (Mikolov et al. 2013) sets ``k p_noise = 1``: the noise need
+* :func:`~ebmlib.objectives.negative_sampling` (Mikolov et al. 2013) sets ``k p_noise = 1``: the noise need
   only be sampled. It equals NCE when ``k = |X|`` and the noise is uniform, and otherwise
   does not estimate the likelihood.
-* :func:`importance_sampled_nll`: the multi-class relative; the data point competes with
+* :func:`~ebmlib.objectives.importance_sampled_nll`: the multi-class relative; the data point competes with
   its ``k`` noise samples in one softmax (``c`` cancels).
-* :func:`self_contrastive`: the noise is a frozen copy of the model itself; the expected
+* :func:`~ebmlib.objectives.self_contrastive`: the noise is a frozen copy of the model itself; the expected
   gradient is ``k / (k + 1)`` times the maximum-likelihood gradient (Goodfellow 2014).
-* :class:`FlowContrastive`: the noise is a normalizing flow trained to make the
-  classification hard (Gao et al. 2020); :class:`AdversarialBound` trains a sampler flow
+* :class:`~ebmlib.objectives.FlowContrastive`: the noise is a normalizing flow trained to make the
+  classification hard (Gao et al. 2020); :class:`~ebmlib.objectives.AdversarialBound` trains a sampler flow
   against the model through ``log Z >= E_q[-E] + H(q)``.
 """
 
@@ -121,11 +121,16 @@ def nce(
     Returns:
         0-d loss; its minimiser over an unrestricted model is ``p_model = p_data``.
     """
+    return logistic_loss(*_nce_logits(model, x, noise, k, noise_samples, generator), k)
+
+
+def _nce_logits(model, x, noise, k, noise_samples, generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The classifier's log-odds ``G`` on the data rows and on the noise rows."""
     y = _negatives(model, x, noise, k, noise_samples, generator)
     log_k = math.log(k)
     g_data = -model.energy(x) - _noise_log_prob(noise, x) - log_k
     g_noise = -model.energy(y) - _noise_log_prob(noise, y) - log_k
-    return logistic_loss(g_data, g_noise, k)
+    return g_data, g_noise
 
 
 def nce_accuracy(
@@ -134,10 +139,7 @@ def nce_accuracy(
 ) -> float:
     """Share of data and noise samples that NCE's classifier labels correctly (``G > 0`` means data)."""
     with torch.no_grad():
-        y = _negatives(model, x, noise, k, noise_samples, generator)
-        log_k = math.log(k)
-        g_data = -model.energy(x) - _noise_log_prob(noise, x) - log_k
-        g_noise = -model.energy(y) - _noise_log_prob(noise, y) - log_k
+        g_data, g_noise = _nce_logits(model, x, noise, k, noise_samples, generator)
         return float(((g_data > 0).sum() + (g_noise < 0).sum()) / (len(g_data) + len(g_noise)))
 
 
@@ -156,7 +158,7 @@ def negative_sampling(
     the data density divided by the noise, which is the likelihood's answer only when the
     noise is uniform (and normalized only when also ``k = |X|``).
 
-    Args: as :func:`nce`.
+    Args: as :func:`~ebmlib.objectives.nce`.
     """
     y = _negatives(model, x, noise, k, noise_samples, generator)
     return logistic_loss(-model.energy(x), -model.energy(y), k)
@@ -181,15 +183,16 @@ def importance_sampled_nll(
     of the ``k + 1`` candidates, the multi-class relative of NCE; any ``c`` cancels.
     Noise samples are grouped ``k`` per data row, in order.
 
-    Args: as :func:`nce`.
+    Args: as :func:`~ebmlib.objectives.nce`.
     """
     y = _negatives(model, x, noise, k, noise_samples, generator)
     if y.shape[0] != k * x.shape[0]:
         raise ValueError(f"noise_samples must have k * batch = {k * x.shape[0]} rows, got {y.shape[0]}")
-    w_data = -model.energy(x) - _noise_log_prob(noise, x)
+    e_data = model.energy(x)
+    w_data = -e_data - _noise_log_prob(noise, x)
     w_noise = (-model.energy(y) - _noise_log_prob(noise, y)).reshape(x.shape[0], k)
     logits = torch.cat([w_data[:, None], w_noise], dim=1)
-    return (model.energy(x) + torch.logsumexp(logits, dim=1) - math.log(k + 1)).mean()
+    return (e_data + torch.logsumexp(logits, dim=1) - math.log(k + 1)).mean()
 
 
 def self_contrastive(model: EnergyModel, x: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:

@@ -8,12 +8,12 @@ The functions below take the layer's ``weight [V, d]`` and ``bias [V]``, the fea
 ``nce_loss`` and ``sampled_softmax_loss``); the sampled ones touch only the target rows and
 ``k`` rows drawn from ``noise_probs`` (shared by the batch):
 
-* :func:`softmax_nll`: the full softmax (optionally with the self-normalization penalty);
-* :func:`sampled_nce`: NCE with the per-context normalizer fixed (Mnih and Teh 2012) or a
+* :func:`~ebmlib.objectives.softmax_nll`: the full softmax (optionally with the self-normalization penalty);
+* :func:`~ebmlib.objectives.sampled_nce`: NCE with the per-context normalizer fixed (Mnih and Teh 2012) or a
   learned global ``log_c``;
-* :func:`sampled_negative_sampling`: Mikolov et al.'s negative sampling;
-* :func:`sampled_softmax`: importance-sampled softmax (Jean et al. 2015);
-* :func:`normalization_penalty`: ``lambda * mean(log Z)^2`` (Devlin et al. 2014), zero
+* :func:`~ebmlib.objectives.sampled_negative_sampling`: Mikolov et al.'s negative sampling;
+* :func:`~ebmlib.objectives.sampled_softmax`: importance-sampled softmax (Jean et al. 2015);
+* :func:`~ebmlib.objectives.normalization_penalty`: ``lambda * mean(log Z)^2`` (Devlin et al. 2014), zero
   exactly when every normalizer is 1.
 """
 
@@ -115,7 +115,7 @@ def sampled_nce(
     learnable 0-d parameter to learn one shared ``log_c = -log Z``.
 
     Args:
-        weight, bias, hidden, target: as :func:`softmax_nll`.
+        weight, bias, hidden, target: as :func:`~ebmlib.objectives.softmax_nll`.
         noise_probs: ``[V]`` noise distribution ``q`` (the unigram, say), every entry > 0.
         k: noise classes drawn per batch (with replacement, shared by its rows).
         log_c: the normalizing constant, fixed or learned.
