@@ -146,7 +146,9 @@ def sampled_softmax(
     """Importance-sampled softmax: cross-entropy of the target among ``k`` sampled classes.
 
     The logits are corrected by ``-log q``, so that the sum over samples is an importance
-    estimate of ``Z(phi)`` and the loss estimates the full softmax's NLL (Jean et al. 2015).
+    estimate of ``Z(phi)`` (Jean et al. 2015); as ``k`` grows the gradient tends to the full
+    softmax's. A sampled class equal to the target ("accidental hit") is kept, as in the
+    basic form; its effect is of order ``k q(target)``.
     """
     s_target, ids, s_noise = _sampled_scores(weight, bias, hidden, target, noise_probs, k, generator)
     log_q = noise_probs.log()
