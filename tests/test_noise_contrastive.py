@@ -17,7 +17,7 @@ def bm_pair(n=5, seed=0):
     base = BoltzmannMachine.random(n, generator=torch.Generator().manual_seed(seed)).double()
     model = LearnedNormalizer(base).double()
     with torch.no_grad():
-        model.c.fill_(-float(exact.log_partition(base)))
+        model.c.fill_(-exact.log_partition(base).item())
     return base, model
 
 
@@ -81,7 +81,7 @@ def test_nce_gradient_is_zero_in_expectation_at_the_optimum():
 
     def batch_gradients(shift):
         with torch.no_grad():
-            model.c.fill_(-float(exact.log_partition(base)) + shift)
+            model.c.fill_(-exact.log_partition(base).item() + shift)
         grads = []
         for _ in range(40):
             x = exact.sample(base, 5000, generator=gen).double()
@@ -109,13 +109,13 @@ def test_negative_sampling_is_nce_with_uniform_noise_and_k_equal_to_the_number_o
     ga = torch.autograd.grad(a, list(model.parameters()))
     b = objectives.negative_sampling(model, x, uniform, k, noise_samples=y)
     gb = torch.autograd.grad(b, list(model.parameters()))
-    assert float(a) == pytest.approx(float(b), rel=1e-12)
+    assert a.item() == pytest.approx(b.item(), rel=1e-12)
     for u, v in zip(ga, gb):
         torch.testing.assert_close(u, v)
     # with another k (or non-uniform noise) the two differ
     c = objectives.nce(model, x, uniform, 3, noise_samples=y[:90])
     d = objectives.negative_sampling(model, x, uniform, 3, noise_samples=y[:90])
-    assert abs(float(c) - float(d)) > 0.1
+    assert abs(c.item() - d.item()) > 0.1
 
 
 def test_nce_refuses_noise_without_density_and_negative_sampling_accepts_it(gen):
@@ -153,18 +153,18 @@ def test_nce_learns_c_equal_to_minus_log_z():
     y = noise.sample((20000,))
     model = LearnedNormalizer(GaussianEnergy(2)).double()
     training.minimize(model, lambda m, b: objectives.nce(m, b, noise, 1, noise_samples=y), x)
-    log_z = float(true.log_partition())
-    assert float(model.c) == pytest.approx(-log_z, abs=0.05)
+    log_z = true.log_partition().item()
+    assert model.c.item() == pytest.approx(-log_z, abs=0.05)
     # and c is the normalizer of the model NCE learned, not just of the truth
-    assert float(model.c) == pytest.approx(-float(model.model.log_partition()), abs=0.05)
+    assert model.c.item() == pytest.approx(-model.model.log_partition().item(), abs=0.05)
 
 
 def test_learned_normalizer_shifts_log_z():
     base, model = bm_pair(n=5)
-    assert float(exact.log_partition(model)) == pytest.approx(0.0, abs=1e-9)
+    assert exact.log_partition(model).item() == pytest.approx(0.0, abs=1e-9)
     with torch.no_grad():
         model.c.add_(0.7)
-    assert float(exact.log_partition(model)) == pytest.approx(0.7, abs=1e-9)
+    assert exact.log_partition(model).item() == pytest.approx(0.7, abs=1e-9)
     with pytest.raises(TypeError, match="EnergyModel"):
         LearnedNormalizer(torch.nn.Linear(2, 2))
 
@@ -193,16 +193,16 @@ def test_importance_sampled_nll_approaches_the_exact_nll_as_k_grows(gen):
     x = exact.sample(base, 20, generator=gen).double()
     noise = bernoulli_noise(torch.full((6,), 0.5))
     torch.manual_seed(0)
-    exact_value = float(objectives.exact_nll(base, x))
-    far = abs(float(objectives.importance_sampled_nll(base, x, noise, 1)) - exact_value)
-    near = abs(float(objectives.importance_sampled_nll(base, x, noise, 20000)) - exact_value)
+    exact_value = objectives.exact_nll(base, x).item()
+    far = abs(objectives.importance_sampled_nll(base, x, noise, 1).item() - exact_value)
+    near = abs(objectives.importance_sampled_nll(base, x, noise, 20000).item() - exact_value)
     assert near < 0.01 < far
     # c cancels: the wrapper with any c gives the same value
     torch.manual_seed(1)
     a = objectives.importance_sampled_nll(model, x, noise, 5)
     torch.manual_seed(1)
     b = objectives.importance_sampled_nll(base, x, noise, 5)
-    assert float(a) == pytest.approx(float(b), rel=1e-12)
+    assert a.item() == pytest.approx(b.item(), rel=1e-12)
 
 
 def output_layer(v=50, d=8, n=30, seed=0):
@@ -228,7 +228,7 @@ def test_sampled_losses_equal_brute_force():
         return np.log1p(np.exp(t))
 
     def call(fn, **kw):
-        return float(fn(weight, bias, hidden, target, q, k, generator=torch.Generator().manual_seed(3), **kw))
+        return fn(weight, bias, hidden, target, q, k, generator=torch.Generator().manual_seed(3), **kw).item()
 
     g_t, g_n = s_t - np.log(k * qn[target]), s_n - np.log(k * qn[ids])
     brute_nce = softplus(-g_t).mean() + softplus(g_n).sum(1).mean()
@@ -243,8 +243,8 @@ def test_sampled_losses_equal_brute_force():
     assert call(objectives.sampled_softmax) == pytest.approx(brute_ss, rel=1e-10)
     full = scores.max(1) + np.log(np.exp(scores - scores.max(1)[:, None]).sum(1))
     brute_full = (full - s_t).mean()
-    assert float(objectives.softmax_nll(weight, bias, hidden, target)) == pytest.approx(brute_full, rel=1e-10)
-    with_penalty = float(objectives.softmax_nll(weight, bias, hidden, target, self_normalization=0.3))
+    assert objectives.softmax_nll(weight, bias, hidden, target).item() == pytest.approx(brute_full, rel=1e-10)
+    with_penalty = objectives.softmax_nll(weight, bias, hidden, target, self_normalization=0.3).item()
     assert with_penalty == pytest.approx(brute_full + 0.3 * (full**2).mean(), rel=1e-10)
 
 
@@ -265,13 +265,13 @@ def test_normalization_penalty_is_zero_exactly_when_normalized():
     weight, bias, hidden, target, _ = output_layer()
     scores = hidden @ weight.T + bias
     normalized = torch.log_softmax(scores, -1)
-    assert float(objectives.normalization_penalty(torch.logsumexp(normalized, -1), 2.0)) < 1e-24
-    assert float(objectives.normalization_penalty(torch.logsumexp(scores, -1), 2.0)) > 0.1
+    assert objectives.normalization_penalty(torch.logsumexp(normalized, -1), 2.0).item() < 1e-24
+    assert objectives.normalization_penalty(torch.logsumexp(scores, -1), 2.0).item() > 0.1
     base, model = bm_pair(n=5)
-    assert float(objectives.normalization_penalty(exact.log_partition(model))) < 1e-20
+    assert objectives.normalization_penalty(exact.log_partition(model)).item() < 1e-20
     with torch.no_grad():
         model.c.add_(0.1)
-    assert float(objectives.normalization_penalty(exact.log_partition(model), 3.0)) == pytest.approx(0.03)
+    assert objectives.normalization_penalty(exact.log_partition(model), 3.0).item() == pytest.approx(0.03)
     with pytest.raises(ValueError, match="NaN"):
         objectives.normalization_penalty(torch.tensor([float("nan")]))
 
@@ -332,6 +332,11 @@ def test_flow_contrastive_and_adversarial_steps_move_only_their_own_side():
         assert any(g is not None and float(g.abs().sum()) > 0 for g in grads)
         assert all(p.grad is None for p in model.parameters())
         assert set(objective.state_dict()) >= {"optimizer"}
+    normal = D.MultivariateNormal(torch.zeros(2), torch.eye(2))
+    with pytest.raises(TypeError, match="flow"):
+        objectives.FlowContrastive(normal, torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1))
+    with pytest.raises(TypeError, match="sampler"):
+        objectives.AdversarialBound(normal, torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1))
 
 
 def test_markov_text_entropy_rate_matches_the_text():

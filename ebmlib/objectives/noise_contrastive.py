@@ -235,6 +235,7 @@ class FlowContrastive:
 
     def __init__(self, flow: torch.nn.Module, flow_optimizer: torch.optim.Optimizer, k: int = 1,
                  flow_steps: int = 1) -> None:
+        _check_flow(flow, "flow")
         self.flow, self.optimizer = flow, flow_optimizer
         self.k = check_positive_int(k, "k")
         self.flow_steps = check_positive_int(flow_steps, "flow_steps", allow_zero=True)
@@ -285,6 +286,7 @@ class AdversarialBound:
 
     def __init__(self, sampler: torch.nn.Module, sampler_optimizer: torch.optim.Optimizer,
                  n_samples: int | None = None, sampler_steps: int = 1) -> None:
+        _check_flow(sampler, "sampler")
         self.sampler, self.optimizer = sampler, sampler_optimizer
         self.n_samples = None if n_samples is None else check_positive_int(n_samples, "n_samples")
         self.sampler_steps = check_positive_int(sampler_steps, "sampler_steps")
@@ -312,6 +314,13 @@ class AdversarialBound:
     def load_state_dict(self, state: dict) -> None:
         self.sampler.load_state_dict(state["sampler"])
         self.optimizer.load_state_dict(state["optimizer"])
+
+
+def _check_flow(flow: object, name: str) -> None:
+    for method in ("rsample_with_log_prob", "sample", "log_prob"):
+        if not callable(getattr(flow, method, None)):
+            raise TypeError(f"{name} must be a flow with rsample_with_log_prob, sample and log_prob "
+                            f"(an ebmlib.models.CouplingFlow), got {type(flow).__name__}")
 
 
 class _Frozen:
