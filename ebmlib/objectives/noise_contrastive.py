@@ -36,6 +36,7 @@ import torch.nn.functional as F
 
 from .._validation import check_generator, check_positive_int
 from ..models import EnergyModel
+from ..utils import log_mean_exp
 
 __all__ = ["nce", "negative_sampling", "importance_sampled_nll", "self_contrastive", "nce_accuracy",
            "FlowContrastive", "AdversarialBound"]
@@ -192,7 +193,7 @@ def importance_sampled_nll(
     w_data = -e_data - _noise_log_prob(noise, x)
     w_noise = (-model.energy(y) - _noise_log_prob(noise, y)).reshape(x.shape[0], k)
     logits = torch.cat([w_data[:, None], w_noise], dim=1)
-    return (e_data + torch.logsumexp(logits, dim=1) - math.log(k + 1)).mean()
+    return (e_data + log_mean_exp(logits, dim=1)).mean()
 
 
 def self_contrastive(model: EnergyModel, x: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
