@@ -322,16 +322,18 @@ def test_flow_contrastive_and_adversarial_steps_move_only_their_own_side():
         opt = torch.optim.Adam(flow.parameters(), lr=1e-2)
         objective = (objectives.FlowContrastive(flow, opt, k=2) if make == "fce"
                      else objectives.AdversarialBound(flow, opt))
+        model.model.mean.requires_grad_(False)  # a parameter the user froze stays frozen
         before_flow = [p.detach().clone() for p in flow.parameters()]
         before_model = [p.detach().clone() for p in model.parameters()]
         loss = objective(model, x)
         assert torch.isfinite(loss)
         assert any(not torch.equal(a, b) for a, b in zip(before_flow, flow.parameters()))
         assert all(torch.equal(a, b) for a, b in zip(before_model, model.parameters()))
-        grads = torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)
+        grads = torch.autograd.grad(loss, [p for p in model.parameters() if p.requires_grad], allow_unused=True)
         assert any(g is not None and float(g.abs().sum()) > 0 for g in grads)
         assert all(p.grad is None for p in model.parameters())
-        assert set(objective.state_dict()) >= {"optimizer"}
+        assert set(objective.state_dict()) == {"flow", "optimizer"}
+        assert not model.model.mean.requires_grad and model.c.requires_grad
     normal = D.MultivariateNormal(torch.zeros(2), torch.eye(2))
     with pytest.raises(TypeError, match="flow"):
         objectives.FlowContrastive(normal, torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1))

@@ -30,6 +30,7 @@ and at its optimum ``p_model = p_data`` and ``c = -log Z``.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -218,46 +219,28 @@ def self_contrastive(model: EnergyModel, x: torch.Tensor, negatives: torch.Tenso
     return logistic_loss(e_data.detach() - e_data - log_k, e_noise.detach() - e_noise - log_k, k)
 
 
-class FlowContrastive:
-    """Flow contrastive estimation (Gao et al. 2020): NCE against a flow that fights back.
+@contextmanager
+def _parameters_frozen(model: torch.nn.Module):
+    """Stop gradients to ``model``'s parameters inside the block, restoring each one's flag after."""
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
 
-    Each call first takes one step of ``flow_optimizer`` that *raises* the NCE loss (the
-    flow moves its samples towards where the classifier is confused, i.e. towards the
-    data), then returns the NCE loss of the model against fresh flow samples, for the
-    model's optimizer to lower. Use it as ``loss_fn`` in :func:`ebmlib.training.fit`.
 
-    Args:
-        flow: a :class:`~ebmlib.models.CouplingFlow` (anything with
-            ``rsample_with_log_prob`` and ``log_prob``).
-        flow_optimizer: an optimizer over the flow's parameters.
-        k: noise samples per data point.
-        flow_steps: flow updates per call (0 keeps the flow fixed: plain NCE).
-    """
+class _TrainedFlow:
+    """What the two flow-training objectives share: the flow, its optimizer, checkpointing."""
 
-    def __init__(self, flow: torch.nn.Module, flow_optimizer: torch.optim.Optimizer, k: int = 1,
-                 flow_steps: int = 1) -> None:
-        _check_flow(flow, "flow")
-        self.flow, self.optimizer = flow, flow_optimizer
-        self.k = check_positive_int(k, "k")
-        self.flow_steps = check_positive_int(flow_steps, "flow_steps", allow_zero=True)
-
-    def __call__(self, model: EnergyModel, x: torch.Tensor) -> torch.Tensor:
-        for _ in range(self.flow_steps):
-            self.optimizer.zero_grad(set_to_none=True)
-            y, _ = self.flow.rsample_with_log_prob(self.k * x.shape[0])
-            for p in model.parameters():
-                p.requires_grad_(False)
-            try:
-                loss = -nce(model, x, self.flow, self.k, noise_samples=y)
-                loss.backward()
-            finally:
-                for p in model.parameters():
-                    p.requires_grad_(True)
-            self.optimizer.step()
-        with torch.no_grad():
-            y = self.flow.sample(self.k * x.shape[0])
-        # log_prob is evaluated without tracking the flow's parameters: only the model learns here.
-        return nce(model, x, _Frozen(self.flow), self.k, noise_samples=y)
+    def __init__(self, flow: torch.nn.Module, optimizer: torch.optim.Optimizer, name: str) -> None:
+        for method in ("rsample_with_log_prob", "rsample", "sample", "log_prob"):
+            if not callable(getattr(flow, method, None)):
+                raise TypeError(f"{name} must be a flow with rsample_with_log_prob, rsample, sample and "
+                                f"log_prob (an ebmlib.models.CouplingFlow), got {type(flow).__name__}")
+        self.flow, self.optimizer = flow, optimizer
 
     def state_dict(self) -> dict:
         return {"flow": self.flow.state_dict(), "optimizer": self.optimizer.state_dict()}
@@ -267,18 +250,50 @@ class FlowContrastive:
         self.optimizer.load_state_dict(state["optimizer"])
 
 
-class AdversarialBound:
+class FlowContrastive(_TrainedFlow):
+    """Flow contrastive estimation (Gao et al. 2020): NCE against a flow that fights back.
+
+    Each call first takes one step of ``flow_optimizer`` that *raises* the NCE loss (the
+    flow moves its samples towards where the classifier is confused, i.e. towards the
+    data), then returns the NCE loss of the model against fresh flow samples, for the
+    model's optimizer to lower. Use it as ``loss_fn`` in :func:`ebmlib.training.fit`.
+
+    Args:
+        flow: a :class:`~ebmlib.models.CouplingFlow`.
+        flow_optimizer: an optimizer over the flow's parameters.
+        k: noise samples per data point.
+        flow_steps: flow updates per call (0 keeps the flow fixed: plain NCE).
+    """
+
+    def __init__(self, flow: torch.nn.Module, flow_optimizer: torch.optim.Optimizer, k: int = 1,
+                 flow_steps: int = 1) -> None:
+        super().__init__(flow, flow_optimizer, "flow")
+        self.k = check_positive_int(k, "k")
+        self.flow_steps = check_positive_int(flow_steps, "flow_steps", allow_zero=True)
+
+    def __call__(self, model: EnergyModel, x: torch.Tensor) -> torch.Tensor:
+        n = self.k * x.shape[0]
+        with _parameters_frozen(model):
+            for _ in range(self.flow_steps):
+                self.optimizer.zero_grad(set_to_none=True)
+                (-nce(model, x, self.flow, self.k, noise_samples=self.flow.rsample(n))).backward()
+                self.optimizer.step()
+        # fresh samples, and a density that does not track the flow: only the model learns here
+        return nce(model, x, _Frozen(self.flow), self.k, noise_samples=self.flow.sample(n))
+
+
+class AdversarialBound(_TrainedFlow):
     """Adversarial training of an energy model against a sampler flow ``q``.
 
     For any ``q``, ``log Z >= E_q[-E(y)] + H(q)``, so ``E_data[-E(x)] - E_q[-E(y)] - H(q)``
-    is an upper bound on the average log-likelihood. Each call takes one step of
-    ``sampler_optimizer`` that tightens the bound (raises ``E_q[-E] + H(q)``, i.e. lowers
+    is an upper bound on the average log-likelihood. Each call takes steps of
+    ``sampler_optimizer`` that tighten the bound (raise ``E_q[-E] + H(q)``, i.e. lower
     ``KL(q || p_model)``) and returns ``mean E(x) - mean E(y)`` over fresh samples ``y ~ q``,
     whose gradient is the likelihood gradient with the model's samples replaced by ``q``'s.
     The sampler plays the part of a GAN's generator, the energy that of its discriminator.
 
     Args:
-        sampler: a :class:`~ebmlib.models.CouplingFlow`.
+        sampler: a :class:`~ebmlib.models.CouplingFlow` (kept as ``self.flow``).
         sampler_optimizer: an optimizer over the sampler's parameters.
         n_samples: sampler draws per call (default: the batch size).
         sampler_steps: sampler updates per call; the sampler must keep up with the energy,
@@ -287,41 +302,21 @@ class AdversarialBound:
 
     def __init__(self, sampler: torch.nn.Module, sampler_optimizer: torch.optim.Optimizer,
                  n_samples: int | None = None, sampler_steps: int = 1) -> None:
-        _check_flow(sampler, "sampler")
-        self.sampler, self.optimizer = sampler, sampler_optimizer
+        super().__init__(sampler, sampler_optimizer, "sampler")
         self.n_samples = None if n_samples is None else check_positive_int(n_samples, "n_samples")
         self.sampler_steps = check_positive_int(sampler_steps, "sampler_steps")
 
     def __call__(self, model: EnergyModel, x: torch.Tensor) -> torch.Tensor:
         model.check_input(x)
         n = self.n_samples or x.shape[0]
-        for p in model.parameters():
-            p.requires_grad_(False)
-        try:
+        with _parameters_frozen(model):
             for _ in range(self.sampler_steps):
                 self.optimizer.zero_grad(set_to_none=True)
-                y, log_q = self.sampler.rsample_with_log_prob(n)
+                y, log_q = self.flow.rsample_with_log_prob(n)
                 (model.energy(y) + log_q).mean().backward()  # KL(q || p~) up to log Z
                 self.optimizer.step()
-        finally:
-            for p in model.parameters():
-                p.requires_grad_(True)
-        y = self.sampler.sample(n)
+        y = self.flow.sample(n)
         return model.energy(x).mean() - model.energy(y.to(x.dtype)).mean()
-
-    def state_dict(self) -> dict:
-        return {"sampler": self.sampler.state_dict(), "optimizer": self.optimizer.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.sampler.load_state_dict(state["sampler"])
-        self.optimizer.load_state_dict(state["optimizer"])
-
-
-def _check_flow(flow: object, name: str) -> None:
-    for method in ("rsample_with_log_prob", "sample", "log_prob"):
-        if not callable(getattr(flow, method, None)):
-            raise TypeError(f"{name} must be a flow with rsample_with_log_prob, sample and log_prob "
-                            f"(an ebmlib.models.CouplingFlow), got {type(flow).__name__}")
 
 
 class _Frozen:
