@@ -11,7 +11,7 @@ import math
 
 import torch
 
-__all__ = ["check_batch", "check_positive_int", "check_positive_float", "check_generator"]
+__all__ = ["check_batch", "check_ids", "check_positive_int", "check_positive_float", "check_generator"]
 
 
 def check_batch(
@@ -83,3 +83,18 @@ def check_generator(generator: object, device: torch.device, name: str = "genera
             f"{name} is on {generator.device.type} but the tensors are on {device.type}: "
             f"pass torch.Generator(device='{device.type}') or None (the global, seeded RNG)"
         )
+
+
+def check_ids(ids: object, name: str, vocab_size: int, trailing: tuple[int, ...]) -> torch.Tensor:
+    """A long tensor of shape ``[batch, *trailing]`` with entries in ``[0, vocab_size)``."""
+    if not isinstance(ids, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of integer ids, got {type(ids).__name__}")
+    if ids.dtype != torch.long:
+        raise TypeError(f"{name} must hold integer ids (torch.long), got {ids.dtype}")
+    if ids.dim() != 1 + len(trailing) or tuple(ids.shape[1:]) != trailing:
+        shape = ", ".join(["batch", *map(str, trailing)])
+        raise ValueError(f"{name} must have shape [{shape}], got {tuple(ids.shape)}")
+    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
+        raise ValueError(f"{name} must hold ids in [0, {vocab_size}), got values in "
+                         f"[{int(ids.min())}, {int(ids.max())}]")
+    return ids

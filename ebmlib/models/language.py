@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validation import check_positive_int
+from .._validation import check_ids, check_positive_int
 
 __all__ = ["NeuralLM"]
 
@@ -56,7 +56,7 @@ class NeuralLM(nn.Module):
 
     def check_context(self, context: object, name: str = "context") -> torch.Tensor:
         """Check a ``[batch, context_size]`` tensor of word ids in ``[0, V)``."""
-        return _check_ids(context, name, self.vocab_size, (self.context_size,))
+        return check_ids(context, name, self.vocab_size, (self.context_size,))
 
     def features(self, context: torch.Tensor) -> torch.Tensor:
         """``phi(h)``: ``[batch, context_size]`` word ids -> ``[batch, hidden_dim]``."""
@@ -73,7 +73,7 @@ class NeuralLM(nn.Module):
 
     def log_prob(self, context: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Normalized ``log p(w | h)`` per row, ``[batch]``: the full softmax."""
-        target = _check_ids(target, "target", self.vocab_size, ())
+        target = check_ids(target, "target", self.vocab_size, ())
         scores = self.scores(context)
         return scores.gather(1, target[:, None]).squeeze(1) - torch.logsumexp(scores, dim=-1)
 
@@ -82,21 +82,7 @@ class NeuralLM(nn.Module):
 
         Equals :meth:`log_prob` when the model is self-normalized (``log Z(h) = 0``).
         """
-        target = _check_ids(target, "target", self.vocab_size, ())
+        target = check_ids(target, "target", self.vocab_size, ())
         phi = self.features(context)
         return (phi * self.output.weight[target]).sum(-1) + self.output.bias[target]
 
-
-def _check_ids(ids: object, name: str, vocab_size: int, trailing: tuple[int, ...]) -> torch.Tensor:
-    """A long tensor of shape ``[batch, *trailing]`` with entries in ``[0, vocab_size)``."""
-    if not isinstance(ids, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of word ids, got {type(ids).__name__}")
-    if ids.dtype != torch.long:
-        raise TypeError(f"{name} must hold integer word ids (torch.long), got {ids.dtype}")
-    if ids.dim() != 1 + len(trailing) or tuple(ids.shape[1:]) != trailing:
-        shape = ", ".join(["batch", *map(str, trailing)])
-        raise ValueError(f"{name} must have shape [{shape}], got {tuple(ids.shape)}")
-    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
-        raise ValueError(f"{name} must hold word ids in [0, {vocab_size}), got values in "
-                         f"[{int(ids.min())}, {int(ids.max())}]")
-    return ids

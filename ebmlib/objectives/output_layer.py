@@ -24,7 +24,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .._validation import check_generator, check_positive_int
+from .._validation import check_generator, check_ids, check_positive_int
 from .noise_contrastive import logistic_loss
 
 __all__ = ["softmax_nll", "sampled_nce", "sampled_negative_sampling", "sampled_softmax",
@@ -32,18 +32,16 @@ __all__ = ["softmax_nll", "sampled_nce", "sampled_negative_sampling", "sampled_s
 
 
 def _check_layer(weight: torch.Tensor, bias: torch.Tensor, hidden: torch.Tensor, target: torch.Tensor) -> None:
-    for t, name in [(weight, "weight"), (bias, "bias"), (hidden, "hidden"), (target, "target")]:
+    for t, name in [(weight, "weight"), (bias, "bias"), (hidden, "hidden")]:
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     if weight.dim() != 2 or bias.shape != (weight.shape[0],):
         raise ValueError(f"weight must be [V, d] and bias [V], got {tuple(weight.shape)} and {tuple(bias.shape)}")
     if hidden.dim() != 2 or hidden.shape[1] != weight.shape[1]:
         raise ValueError(f"hidden must have shape [batch, {weight.shape[1]}], got {tuple(hidden.shape)}")
-    if target.dtype != torch.long or target.shape != (hidden.shape[0],):
-        raise ValueError(f"target must be a long tensor of shape [{hidden.shape[0]}], got "
-                         f"{target.dtype} {tuple(target.shape)}")
-    if target.numel() and (int(target.min()) < 0 or int(target.max()) >= weight.shape[0]):
-        raise ValueError(f"target must hold class ids in [0, {weight.shape[0]})")
+    check_ids(target, "target", weight.shape[0], ())
+    if target.shape[0] != hidden.shape[0]:
+        raise ValueError(f"target must have one id per row of hidden ({hidden.shape[0]}), got {target.shape[0]}")
 
 
 def _check_noise_probs(noise_probs: torch.Tensor, n_classes: int) -> None:
