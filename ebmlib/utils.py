@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 import random
+import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
-__all__ = ["seed_everything", "get_device", "log_mean_exp", "bernoulli_from_logits", "progress_range"]
+from ._validation import check_positive_int
+
+__all__ = ["seed_everything", "get_device", "log_mean_exp", "bernoulli_from_logits", "progress_range", "time_call"]
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -91,3 +95,25 @@ def progress_range(n: int, enabled: bool, desc: str = ""):
     from tqdm.auto import tqdm
 
     return tqdm(range(n), desc=desc, leave=False)
+
+
+def time_call(fn: Callable[[], object], repeats: int = 10, warmup: int = 1) -> float:
+    """Average wall time of ``fn()`` in seconds over ``repeats`` calls, after ``warmup`` untimed calls.
+
+    Waits for queued CUDA work before starting and stopping the clock, so GPU timings are real.
+    """
+    check_positive_int(repeats, "repeats")
+    check_positive_int(warmup, "warmup", allow_zero=True)
+
+    def sync() -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+
+    for _ in range(warmup):
+        fn()
+    sync()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    sync()
+    return (time.perf_counter() - start) / repeats

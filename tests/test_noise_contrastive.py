@@ -9,6 +9,7 @@ import torch
 from torch import distributions as D
 
 from ebmlib import data, exact, objectives, training
+from ebmlib import utils as ebmlib_utils
 from ebmlib.models import BoltzmannMachine, CouplingFlow, GaussianEnergy, LearnedNormalizer, NeuralLM
 
 
@@ -387,3 +388,20 @@ def test_minimize_converges_and_refuses_nan():
     assert final == pytest.approx(0.5)
     with pytest.raises(ValueError, match="NaN"):
         training.minimize(Quadratic(), lambda m, x: m.w.sum() * float("nan"), target)
+
+
+def test_neural_lm_perplexity_and_time_call():
+    torch.manual_seed(0)
+    lm = NeuralLM(30, context_size=1, embed_dim=4, hidden_dim=5).double()
+    with torch.no_grad():
+        lm.output.weight.normal_()
+    context, target = torch.randint(30, (40, 1)), torch.randint(30, (40,))
+    log_p = torch.log_softmax(lm.scores(context), -1)[torch.arange(40), target]
+    assert lm.perplexity(context, target) == pytest.approx(math.exp(-log_p.mean().item()), rel=1e-12)
+    raw = lm.scores(context)[torch.arange(40), target] - 0.7
+    assert lm.perplexity(context, target, 0.7) == pytest.approx(math.exp(-raw.mean().item()), rel=1e-12)
+    calls = []
+    seconds = ebmlib_utils.time_call(lambda: calls.append(1), repeats=4, warmup=2)
+    assert len(calls) == 6 and seconds >= 0
+    with pytest.raises(ValueError, match="repeats"):
+        ebmlib_utils.time_call(lambda: None, repeats=0)

@@ -10,6 +10,8 @@ the vocabulary has tens of thousands of words. The objectives in
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -86,3 +88,19 @@ class NeuralLM(nn.Module):
         phi = self.features(context)
         return (phi * self.output.weight[target]).sum(-1) + self.output.bias[target]
 
+    def perplexity(self, context: torch.Tensor, target: torch.Tensor, log_normalizer: float | None = None) -> float:
+        """``exp(-mean log p(w | h))`` over the rows, with no gradient.
+
+        Args:
+            context: ``[batch, context_size]`` word ids.
+            target: ``[batch]`` word ids.
+            log_normalizer: ``None`` for the full softmax; a number ``a`` to read ``s(w, h) - a``
+                as the log-probability without computing ``Z(h)`` (``0`` for a self-normalized
+                model), which is a true perplexity only if the model really is normalized.
+        """
+        with torch.no_grad():
+            if log_normalizer is None:
+                log_p = self.log_prob(context, target)
+            else:
+                log_p = self.unnormalized_log_prob(context, target) - log_normalizer
+        return math.exp(-float(log_p.mean()))
