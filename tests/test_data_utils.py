@@ -2,17 +2,19 @@
 
 import math
 
+import pytest
 import torch
 
 from ebmlib import data, exact, utils
 
 
-def test_digits_are_binary_and_split():
-    train, test = data.digits()
+def test_digits_are_binary_and_split_by_their_generator():
+    train, test = data.digits(generator=torch.Generator().manual_seed(0))
     assert train.shape[1] == 64 and len(train) + len(test) == 1797
     assert set(train.unique().tolist()) == {0.0, 1.0} and train.dtype == torch.float32
-    again, _ = data.digits()
-    assert torch.equal(train, again)
+    again, _ = data.digits(generator=torch.Generator().manual_seed(0))
+    other, _ = data.digits(generator=torch.Generator().manual_seed(1))
+    assert torch.equal(train, again) and not torch.equal(train, other)
 
 
 def test_mnist5k_is_offline_binary_and_split():
@@ -42,7 +44,7 @@ def test_gaussian_mixture_density_integrates_to_one():
 
 
 def test_boltzmann_dataset_is_exact_sampling_from_its_model():
-    model, x = data.boltzmann_dataset(6, 30_000, seed=1)
+    model, x = data.boltzmann_dataset(6, 30_000, generator=torch.Generator().manual_seed(1))
     m = exact.marginals(model)
     tol = 5 * torch.sqrt(m * (1 - m) / 30_000)
     assert bool(((x.double().mean(0) - m).abs() <= tol).all())
@@ -60,8 +62,35 @@ def test_seed_everything_repeats_draws():
     assert torch.equal(a, torch.rand(4))
 
 
-def test_bernoulli_from_logits_frequency():
-    logits = torch.tensor([-2.0, 0.0, 3.0]).repeat(50_000, 1)
-    freq = utils.bernoulli_from_logits(logits, torch.Generator().manual_seed(0)).mean(0).double()
-    p = torch.sigmoid(torch.tensor([-2.0, 0.0, 3.0], dtype=torch.float64))
-    assert bool(((freq - p).abs() <= 5 * torch.sqrt(p * (1 - p) / 50_000)).all())
+def test_make_generator_gives_named_independent_streams():
+    a, b = utils.make_generator(0, "pcd"), utils.make_generator(0, "pcd")
+    assert torch.equal(torch.rand(5, generator=a), torch.rand(5, generator=b))
+    c, d = utils.make_generator(0, "cd"), utils.make_generator(1, "pcd")
+    first = torch.rand(5, generator=utils.make_generator(0, "pcd"))
+    assert not torch.equal(first, torch.rand(5, generator=c)) and not torch.equal(first, torch.rand(5, generator=d))
+
+
+def test_draw_gives_torch_distributions_a_generator_and_leaves_the_global_state():
+    normal = torch.distributions.Normal(torch.zeros(3), torch.ones(3))
+    state = torch.get_rng_state()
+    a = utils.draw(normal, (4,), torch.Generator().manual_seed(5))
+    b = utils.draw(normal, 4, torch.Generator().manual_seed(5))
+    assert a.shape == (4, 3) and torch.equal(a, b)
+    assert not torch.equal(a, utils.draw(normal, 4, torch.Generator().manual_seed(6)))
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_bernoulli_draws_have_their_probabilities_and_no_pair_correlation(dtype):
+    """The compiled generator draws two float32 uniforms from one 64-bit number: each
+    column's frequency and the correlation of neighbouring entries are checked."""
+    logits = torch.tensor([-2.0, 0.0, 3.0, 0.5], dtype=dtype).repeat(50_001, 1)
+    draws = utils.bernoulli_from_logits(logits, torch.Generator().manual_seed(0)).double()
+    assert draws.dtype == torch.float64 and set(draws.unique().tolist()) <= {0.0, 1.0}
+    p = torch.sigmoid(logits[0].double())
+    assert bool(((draws.mean(0) - p).abs() <= 5 * torch.sqrt(p * (1 - p) / len(draws))).all())
+    for i, j in [(0, 1), (2, 3), (1, 2)]:  # the first two pairs share a 64-bit draw
+        cov = ((draws[:, i] - p[i]) * (draws[:, j] - p[j])).mean().item()
+        assert abs(cov) < 5 * math.sqrt(p[i] * (1 - p[i]) * p[j] * (1 - p[j]) / len(draws))
+    again = utils.bernoulli_from_logits(logits, torch.Generator().manual_seed(0)).double()
+    assert torch.equal(draws, again)

@@ -5,61 +5,119 @@ import math
 import pytest
 import torch
 
-from ebmlib import data, estimators, exact
-from ebmlib.models import RBM, BoltzmannMachine, GaussianEnergy
+from ebmlib import data, estimators, exact, samplers, utils
+from ebmlib.models import RBM, BoltzmannMachine, GaussianEnergy, LearnedNormalizer
 
 
 def within(estimate, truth, sigmas=5.0, slack=1e-3):
     return abs(float(estimate.log_z) - float(truth)) <= sigmas * estimate.stderr + slack
 
 
+def g(seed):
+    return torch.Generator().manual_seed(seed)
+
+
 @pytest.mark.parametrize(
     "model",
     [
-        RBM.random(12, 6, weight_std=0.5, generator=torch.Generator().manual_seed(0)),
-        RBM.random(5, 9, weight_std=0.5, generator=torch.Generator().manual_seed(1)),
-        BoltzmannMachine.random(10, weight_std=0.5, generator=torch.Generator().manual_seed(2)),
+        RBM.random(12, 6, weight_std=0.5, generator=g(0)),
+        RBM.random(5, 9, weight_std=0.5, generator=g(1)),
+        BoltzmannMachine.random(10, weight_std=0.5, generator=g(2)),
     ],
     ids=["rbm-wide", "rbm-tall", "bm"],
 )
 def test_forward_and_reverse_ais_match_exact_log_z(model):
     truth = exact.log_partition(model).item()
-    forward = estimators.ais(model, 300, 300, generator=torch.Generator().manual_seed(3))
+    forward = estimators.ais(model, 300, 300, generator=g(3))
     assert within(forward, truth), (forward, truth)
-    samples = exact.sample(model, 300, generator=torch.Generator().manual_seed(4))
-    reverse = estimators.reverse_ais(model, samples, 300, generator=torch.Generator().manual_seed(5))
+    samples = exact.sample(model, 300, generator=g(4))
+    reverse = estimators.reverse_ais(model, samples, 300, generator=g(5))
     assert within(reverse, truth), (reverse, truth)
     assert forward.log_weights.shape == (300,) and 1 <= forward.ess <= 300
 
 
+def test_ais_bounds_point_the_right_way_and_tighten_with_more_distributions():
+    """Forward AIS is a stochastic lower bound and reverse AIS (from exact samples) an upper one:
+    over 20 repeated runs with a short schedule the forward estimate falls below the exact value
+    and the reverse one above it more often than not, their means sit on the right sides by
+    more than two standard errors, and the gap between them shrinks with the schedule."""
+    model = RBM.random(20, 8, weight_std=2.0, generator=g(6))
+    truth = exact.log_partition(model).item()
+    errors = {"forward": [], "reverse": []}
+    gaps = {5: [], 50: []}
+    for seed in range(20):
+        samples = exact.sample(model, 50, generator=g(100 + seed))
+        for n_betas in gaps:
+            lower = float(estimators.ais(model, 50, n_betas, generator=g(200 + seed)).log_z)
+            upper = float(estimators.reverse_ais(model, samples, n_betas, generator=g(300 + seed)).log_z)
+            gaps[n_betas].append(upper - lower)
+            if n_betas == 5:
+                errors["forward"].append(lower - truth)
+                errors["reverse"].append(upper - truth)
+    fwd, rev = (torch.tensor(errors[k], dtype=torch.float64) for k in ("forward", "reverse"))
+    assert (fwd < 0).sum() >= 13 and (rev > 0).sum() >= 13, (fwd, rev)
+    assert fwd.mean() < -2 * fwd.std() / math.sqrt(20) and rev.mean() > 2 * rev.std() / math.sqrt(20)
+    assert sum(gaps[50]) < 0.5 * sum(gaps[5])
+
+
 def test_ais_with_the_base_model_itself_is_exact():
     model = RBM(7, 3, init_std=0.0)  # zero parameters: the uniform base itself
-    estimate = estimators.ais(model, 10, 5)
+    estimate = estimators.ais(model, 10, 5, base="uniform", generator=g(0))
     assert float(estimate.log_z) == pytest.approx(10 * math.log(2), abs=1e-12)
     assert estimate.stderr == 0.0 and torch.all(estimate.log_weights == 0)
 
 
 def test_base_rate_base_beats_uniform_on_data_like_models():
-    train, _ = data.digits()
-    model = RBM.random(64, 8, weight_std=0.3, bias_std=0.0, generator=torch.Generator().manual_seed(6))
+    train, _ = data.digits(generator=g(0))
+    model = RBM.random(64, 8, weight_std=0.3, bias_std=0.0, generator=g(6))
     with torch.no_grad():
-        model.visible_bias.copy_(estimators.base_rate_bias(train).float() + 0.3 * torch.randn(64))
+        model.visible_bias.copy_(utils.base_rate_logits(train).float() + 0.3 * torch.randn(64, generator=g(1)))
     truth = exact.log_partition(model).item()
-    uniform = estimators.ais(model, 200, 50, generator=torch.Generator().manual_seed(7))
-    base_rate = estimators.ais(model, 200, 50, data=train, generator=torch.Generator().manual_seed(7))
+    uniform = estimators.ais(model, 200, 50, base="uniform", generator=g(7))
+    base_rate = estimators.ais(model, 200, 50, data=train, generator=g(7))
     assert abs(float(base_rate.log_z) - truth) < abs(float(uniform.log_z) - truth)
     assert within(base_rate, truth)
+    own = estimators.ais(model, 200, 50, base="model", generator=g(7))
+    assert within(own, truth)
 
 
 def test_continuous_ais_and_importance_sampling_on_a_gaussian():
     model = GaussianEnergy(2, mean=torch.tensor([1.0, -1.0]), precision=torch.tensor([[2.0, 0.5], [0.5, 1.0]]))
-    truth = model.log_partition().item()
-    torch.manual_seed(8)
-    estimate = estimators.ais(model, 400, 200, step_size=0.2)
+    truth = exact.log_partition(model).item()
+    estimate = estimators.ais(model, 400, 200, kernel=samplers.Langevin(0.2, adjusted=True), generator=g(8))
     assert within(estimate, truth), (estimate, truth)
     proposal = torch.distributions.MultivariateNormal(torch.zeros(2), 2.0 * torch.eye(2))
-    is_estimate = estimators.importance_sampling(model, proposal, 20_000)
+    is_estimate = estimators.importance_sampling(model, proposal, 20_000, generator=g(9))
     assert within(is_estimate, truth), (is_estimate, truth)
+    # any ebmlib object that samples and scores is a proposal, with a generator
+    wide = GaussianEnergy(2, precision=0.5 * torch.eye(2))
+    assert within(estimators.importance_sampling(model, wide, 20_000, generator=g(10)), truth)
+
+
+def test_ais_takes_any_kernel():
+    model = BoltzmannMachine.random(8, weight_std=0.5, generator=g(11))
+    truth = exact.log_partition(model).item()
+    estimate = estimators.ais(model, 300, 300, kernel=samplers.MetropolisHastings(), generator=g(12))
+    assert within(estimate, truth)
+    wrapped = LearnedNormalizer(model, c=1.5)
+    estimate = estimators.ais(wrapped, 300, 300, generator=g(13))
+    assert within(estimate, truth + 1.5)
+
+
+def test_estimators_are_reproducible_and_leave_the_global_state_alone():
+    model = RBM.random(10, 4, generator=g(14))
+    gauss = GaussianEnergy(2)
+    state = torch.get_rng_state()
+    runs = [
+        lambda s: estimators.ais(model, 20, 20, generator=g(s)).log_weights,
+        lambda s: estimators.linked_importance_sampling(model, 10, 5, 3, generator=g(s)).log_weights,
+        lambda s: estimators.ais(gauss, 20, 10, generator=g(s)).log_weights,
+        lambda s: estimators.importance_sampling(gauss, torch.distributions.MultivariateNormal(
+            torch.zeros(2), torch.eye(2)), 50, generator=g(s)).log_weights,
+    ]
+    for run in runs:
+        assert torch.equal(run(1), run(1)) and not torch.equal(run(1), run(2))
+    assert torch.equal(torch.get_rng_state(), state)
 
 
 def test_bad_arguments_are_refused():
@@ -70,21 +128,25 @@ def test_bad_arguments_are_refused():
         estimators.ais(model, 10, betas=[0.0, 0.6, 0.5, 1.0])
     with pytest.raises(ValueError, match="n_chains must be >= 2"):
         estimators.ais(model, 1, 10)
+    with pytest.raises(ValueError, match="base='data' needs data"):
+        estimators.ais(model, 10, 10, base="data")
     with pytest.raises(TypeError, match="log_prob"):
         estimators.importance_sampling(GaussianEnergy(2), object(), 10)
     with pytest.raises(ValueError, match="samples must have 4 columns"):
         estimators.reverse_ais(model, torch.zeros(5, 3), 10)
+    with pytest.raises(TypeError, match="kernel must have init"):
+        estimators.ais(model, 10, 10, kernel=object())
 
 
 def test_log_z_tracker_follows_pcd_training():
     from ebmlib import objectives, training
 
-    truth = RBM.random(10, 4, weight_std=1.0, generator=torch.Generator().manual_seed(9))
-    x = exact.sample(truth, 2000, generator=torch.Generator().manual_seed(10))
-    torch.manual_seed(11)
-    model = RBM(10, 4)
-    tracker = estimators.LogZTracker(model, exact.log_partition(model).item(), exact.sample(model, 1000), k=2)
-    loss = objectives.PersistentCD((torch.rand(100, 10) < 0.5).float(), k=1)
+    truth = RBM.random(10, 4, weight_std=1.0, generator=g(9))
+    x = exact.sample(truth, 2000, generator=g(10))
+    model = RBM(10, 4, generator=g(11))
+    tracker = estimators.LogZTracker(model, exact.log_partition(model).item(),
+                                     exact.sample(model, 1000, generator=g(12)), n_steps=2, generator=g(13))
+    loss = objectives.PersistentCD((torch.rand(100, 10, generator=g(14)) < 0.5).float(), k=1, generator=g(15))
     checks = []
 
     def follow(step, m):
@@ -92,7 +154,7 @@ def test_log_z_tracker_follows_pcd_training():
         if step % 50 == 0:
             checks.append(abs(tracker.log_z - exact.log_partition(m).item()))
 
-    training.fit(model, loss, x, n_steps=300, batch_size=100, lr=0.1, progress=False, callback=follow)
+    training.fit(model, loss, x, n_steps=300, batch_size=100, lr=0.1, callback=follow, generator=g(16))
     assert max(checks) < 0.3
     assert abs(tracker.history[-1] - tracker.history[0]) > 1.0  # log Z really moved
 
@@ -105,18 +167,15 @@ def test_piecewise_schedule_is_a_valid_schedule():
 
 
 def test_bridge_sampling_between_a_base_and_a_model():
-    model = BoltzmannMachine.random(10, weight_std=0.6, generator=torch.Generator().manual_seed(13))
+    model = BoltzmannMachine.random(10, weight_std=0.6, generator=g(13))
     truth = exact.log_partition(model).item()
-    base_bias = estimators.base_rate_bias(exact.sample(model, 5000, generator=torch.Generator().manual_seed(14)))
-    base = torch.distributions.Independent(torch.distributions.Bernoulli(logits=base_bias.float()), 1)
-    log_z0 = torch.nn.functional.softplus(base_bias).sum()
-    x0 = base.sample((3000,))
-    x1 = exact.sample(model, 3000, generator=torch.Generator().manual_seed(15))
-    estimate = estimators.bridge_sampling(
-        lambda x: x @ base_bias.float(), lambda x: -model.energy(x), x0, x1, log_z0=log_z0)
+    base = estimators.Bernoulli(utils.base_rate_logits(exact.sample(model, 5000, generator=g(14))))
+    x0 = base.sample(3000, generator=g(17))
+    x1 = exact.sample(model, 3000, generator=g(15))
+    estimate = estimators.bridge_sampling(base.log_prob, lambda x: -model.energy(x), x0, x1)
     assert within(estimate, truth), (estimate, truth)
     # Samples from both sides make it more precise than importance sampling from p0 alone.
-    is_only = estimators.importance_sampling(model, base, 3000)
+    is_only = estimators.importance_sampling(model, base, 3000, generator=g(18))
     assert within(is_only, truth)
     assert estimate.stderr < is_only.stderr
 
@@ -124,34 +183,47 @@ def test_bridge_sampling_between_a_base_and_a_model():
 @pytest.mark.parametrize(
     "model",
     [
-        RBM.random(12, 6, weight_std=0.5, generator=torch.Generator().manual_seed(0)),
-        BoltzmannMachine.random(10, weight_std=0.5, generator=torch.Generator().manual_seed(2)),
+        RBM.random(12, 6, weight_std=0.5, generator=g(0)),
+        BoltzmannMachine.random(10, weight_std=0.5, generator=g(2)),
     ],
     ids=["rbm", "bm"],
 )
 def test_linked_importance_sampling_matches_exact_log_z(model):
     truth = exact.log_partition(model).item()
-    estimate = estimators.linked_importance_sampling(model, 300, 30, 10, generator=torch.Generator().manual_seed(16))
+    estimate = estimators.linked_importance_sampling(model, 300, 30, 10, generator=g(16))
     assert within(estimate, truth), (estimate, truth)
 
 
 def test_linked_importance_sampling_on_a_gaussian():
     model = GaussianEnergy(2, mean=torch.tensor([1.0, -1.0]), precision=torch.tensor([[2.0, 0.5], [0.5, 1.0]]))
-    torch.manual_seed(17)
-    estimate = estimators.linked_importance_sampling(model, 300, 30, 10, step_size=0.2)
-    assert within(estimate, model.log_partition().item())
+    estimate = estimators.linked_importance_sampling(model, 300, 30, 10, kernel=samplers.Langevin(0.2, adjusted=True),
+                                                     generator=g(17))
+    assert within(estimate, exact.log_partition(model).item())
+
+
+def test_linked_importance_sampling_spends_k_minus_one_transitions_per_level():
+    class Counting(samplers.Gibbs):
+        moves = 0
+
+        def step(self, model, state, generator=None, **params):
+            Counting.moves += len(state.x)
+            return super().step(model, state, generator, **params)
+
+        def reversed(self):
+            return self
+
+    model = RBM.random(6, 3, generator=g(18))
+    estimators.linked_importance_sampling(model, 40, 11, 5, kernel=Counting(), generator=g(19))
+    assert Counting.moves == 40 * 11 * 4  # 11 levels (the base included), K - 1 = 4 moves per run
 
 
 def test_reverse_scan_is_the_time_reversal_of_the_scan():
-    from ebmlib.estimators.annealing import _BinaryPath
-
-    model = BoltzmannMachine.random(4, weight_std=1.0, generator=torch.Generator().manual_seed(18)).double()
+    model = BoltzmannMachine.random(4, weight_std=1.0, generator=g(18)).double()
     forward = exact.gibbs_transition(model)
     _, p = exact.distribution(model)
     reversal = forward.T * p[None, :] / p[:, None]  # T_rev(x, y) = T(y, x) p(y) / p(x)
-    path = _BinaryPath(model, torch.zeros(4, dtype=torch.float64), torch.Generator().manual_seed(19))
     start = exact.binary_states(4)[6].expand(40_000, -1).clone()
-    moved = path.move(start, 1.0, None, reverse=True)
+    moved = samplers.run_chain(samplers.Gibbs().reversed(), model, start, 1, generator=g(19))
     freq = torch.bincount((moved * 2 ** torch.arange(4)).sum(1).long(), minlength=16).double() / 40_000
     row = reversal[6]
     assert bool(((freq - row).abs() <= 5 * torch.sqrt(row * (1 - row) / 40_000) + 1e-12).all())

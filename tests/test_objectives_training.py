@@ -13,7 +13,7 @@ def grads(model, loss):
 
 @pytest.fixture
 def setup():
-    truth, x = data.boltzmann_dataset(8, 500, weight_std=0.8, seed=3)
+    truth, x = data.boltzmann_dataset(8, 500, weight_std=0.8, generator=torch.Generator().manual_seed(3))
     model = BoltzmannMachine.random(8, weight_std=0.3, generator=torch.Generator().manual_seed(4))
     return model, x
 
@@ -57,11 +57,11 @@ def test_naive_mcmc_rejects_bad_burn_in(setup):
 
 
 def test_fit_with_exact_nll_reaches_the_maximum_likelihood_region():
-    truth, x = data.boltzmann_dataset(6, 2000, weight_std=0.8, seed=7)
+    truth, x = data.boltzmann_dataset(6, 2000, weight_std=0.8, generator=torch.Generator().manual_seed(7))
     model = BoltzmannMachine(6, init_std=0.0)
     history = training.fit(
         model, objectives.exact_nll, x, n_steps=300, batch_size=2000, lr=0.5,
-        metrics={"nll": lambda m: objectives.exact_nll(m, x).item()}, eval_every=50, progress=False,
+        metrics={"nll": lambda m: objectives.exact_nll(m, x).item()}, eval_every=50,
     )
     assert history.metric_steps == [0, 50, 100, 150, 200, 250, 300]
     # The fitted model is at least as good on its training data as the model that made it.
@@ -73,5 +73,29 @@ def test_fit_with_exact_nll_reaches_the_maximum_likelihood_region():
 def test_fit_stops_at_time_budget():
     model = RBM(6, 3)
     x = (torch.rand(50, 6) < 0.5).float()
-    history = training.fit(model, objectives.exact_nll, x, n_steps=10_000, time_budget=0.05, progress=False)
-    assert len(history.loss) < 10_000
+    history = training.fit(model, objectives.exact_nll, x, n_steps=10_000, time_budget=0.05)
+    assert len(history.loss) < 10_000 and len(history.loss) == len(history.seconds)
+
+
+def test_minimize_works_with_losses_that_differentiate_the_data():
+    """Score matching recovers a 5-d Gaussian's precision (its minimiser is the inverse sample
+    covariance), through training.minimize and also when evaluated under no_grad."""
+    from ebmlib.models import GaussianEnergy
+
+    prec = torch.eye(5) * 2 + 0.3 * torch.ones(5, 5)
+    x = GaussianEnergy(5, precision=prec).sample(4000, generator=torch.Generator().manual_seed(8)).double()
+    model = GaussianEnergy(5).double()
+    final = training.minimize(model, objectives.score_matching, x)
+    target = torch.linalg.inv(torch.cov(x.T, correction=0))
+    assert ((model.precision.detach() - target).abs() / target.abs().max()).max() < 0.01
+    with torch.no_grad():
+        assert abs(objectives.score_matching(model, x).item() - final) < 1e-9
+    grads = torch.autograd.grad(objectives.score_matching(model, x), list(model.parameters()))
+    assert max(g.abs().max().item() for g in grads) < 1e-5  # a stationary point of the loss
+
+
+def test_fit_progress_is_off_by_default_like_everywhere_else(capsys):
+    model = RBM(6, 3)
+    x = (torch.rand(50, 6, generator=torch.Generator().manual_seed(9)) < 0.5).float()
+    training.fit(model, objectives.exact_nll, x, n_steps=3)
+    assert capsys.readouterr().err == ""

@@ -1,4 +1,10 @@
-"""Bad input gets a clear error that names the argument, never a silent NaN."""
+"""Bad input gets a clear error that names the argument, never a silent NaN; and the
+randomness protocol holds across the public API."""
+
+import ast
+import inspect
+import sys
+import textwrap
 
 import pytest
 import torch
@@ -86,3 +92,63 @@ def test_generator_must_be_a_generator_on_the_data_device(bm):
 
     with pytest.raises(ValueError, match="generator is on cpu but the tensors are on cuda"):
         check_generator(torch.Generator(), torch.device("cuda"))
+
+
+RANDOM_CALLS = {
+    "rand", "randn", "randint", "randperm", "multinomial", "bernoulli", "normal", "normal_", "uniform_", "random_",
+    "bernoulli_", "bernoulli_from_logits", "draw", "sample", "rsample", "rsample_with_log_prob", "run_chain",
+    "gibbs_sweep", "sample_base", "step", "advance", "move", "_split", "_run", "_negatives", "_draw", "_nce_logits",
+    "_sampled_scores",
+}
+
+
+def _draws_random_numbers(source: str) -> bool:
+    """Whether the code (docstrings and comments ignored) calls a random primitive."""
+    tree = ast.parse(textwrap.dedent(source))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name == "step" and len(node.args) < 2:  # optimizer.step(closure), not kernel.step(model, state)
+                continue
+            if name in RANDOM_CALLS:
+                return True
+    return False
+
+
+def _public_callables():
+    import ebmlib
+
+    seen = set()
+    for module_name in ebmlib.__all__:
+        module = getattr(ebmlib, module_name)
+        for name in getattr(module, "__all__", []):
+            obj = getattr(module, name)
+            if inspect.isclass(obj):
+                for attr, member in vars(obj).items():
+                    if callable(member) and (not attr.startswith("_") or attr in ("__init__", "__call__")):
+                        yield f"{module_name}.{name}.{attr}", member
+            elif callable(obj) and id(obj) not in seen:
+                seen.add(id(obj))
+                yield f"{module_name}.{name}", obj
+
+
+def test_every_public_function_that_draws_random_numbers_takes_a_generator():
+    """The randomness protocol, checked on the whole public API: any function or method whose
+    code draws (torch's random functions, Bernoulli draws, sampling, chains) accepts
+    ``generator=``, unless it belongs to an object that was given one (then its ``__init__`` has it)."""
+    offenders = []
+    for name, fn in _public_callables():
+        try:
+            source = inspect.getsource(fn)
+            params = inspect.signature(fn).parameters
+        except (TypeError, OSError, ValueError):
+            continue
+        if not _draws_random_numbers(source):
+            continue
+        owner = fn.__qualname__.split(".")[0]
+        init = getattr(getattr(sys.modules[fn.__module__], owner, None), "__init__", None)
+        owner_has = init is not None and "generator" in inspect.signature(init).parameters
+        if "generator" not in params and not owner_has:
+            offenders.append(name)
+    assert not offenders, f"these draw random numbers but take no generator: {offenders}"

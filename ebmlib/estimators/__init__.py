@@ -1,17 +1,27 @@
 """Estimators of the partition function, all returning an :class:`Estimate`.
 
 * :func:`importance_sampling`: simple importance sampling from a proposal.
-* :func:`ais`: annealed importance sampling (stochastic lower bound on ``log Z``).
-* :func:`reverse_ais`: AIS run backwards from samples (stochastic upper bound), which with
-  :func:`ais` brackets ``log Z`` (the bidirectional sandwich).
+* :func:`ais`: annealed importance sampling (a stochastic lower bound on ``log Z``).
+* :func:`reverse_ais`: AIS run backwards from samples (a stochastic upper bound from exact
+  samples; RAISE from data); with :func:`ais` it brackets ``log Z``.
+* :func:`bridge_sampling`: Bennett's acceptance ratio, from samples of both ends.
+* :func:`linked_importance_sampling`: Neal's linked importance sampling along AIS's paths.
+* :class:`LogZTracker`: follows ``log Z`` through training, one update at a time.
+
+The path estimators walk the annealing paths of :mod:`ebmlib.estimators.paths` and take any
+kernel from :mod:`ebmlib.samplers`.
 """
 
-from .annealing import ais, base_rate_bias, check_schedule, piecewise_schedule, reverse_ais
+from .annealing import ais, reverse_ais
 from .bridge import bridge_sampling
 from .importance import importance_sampling
 from .linked import linked_importance_sampling
-from .result import Estimate, from_log_weights
+from .paths import Bernoulli, check_schedule, linear_schedule, piecewise_schedule, resolve_base
+from .result import Estimate, effective_sample_size, relative_variance
 from .tracking import LogZTracker
 
-__all__ = ["Estimate", "from_log_weights", "importance_sampling", "ais", "reverse_ais", "bridge_sampling", "linked_importance_sampling", "check_schedule", "base_rate_bias", "piecewise_schedule",
-           "LogZTracker"]
+__all__ = [
+    "Estimate", "importance_sampling", "ais", "reverse_ais", "bridge_sampling", "linked_importance_sampling",
+    "LogZTracker", "Bernoulli", "resolve_base", "linear_schedule", "piecewise_schedule", "check_schedule",
+    "effective_sample_size", "relative_variance",
+]

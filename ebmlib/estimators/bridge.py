@@ -1,13 +1,17 @@
-"""Bridge sampling: a ratio of normalizers from samples of *both* distributions.
+r"""Bridge sampling: a ratio of normalizers from samples of *both* distributions.
 
 Importance sampling uses draws from one side only and fails when the target has mass
 where the proposal has little. Bridge sampling (Bennett 1976; Meng and Wong 1996) uses
-draws ``x0 ~ p0`` and ``x1 ~ p1`` and a bridge function; with the optimal bridge the
-ratio ``r = Z1 / Z0`` solves the fixed point
+draws ``x0 ~ p0`` and ``x1 ~ p1`` and a bridge function ``a(x)``: for any ``a``,
+
+    r = Z1 / Z0 = E_{p0}[f1(x) a(x)] / E_{p1}[f0(x) a(x)].
+
+The bridge with the smallest asymptotic variance is ``a ∝ 1 / (s0 f1 + s1 r f0)``, with
+``s_i = n_i / (n0 + n1)``; it depends on ``r`` itself, so ``r`` solves the fixed point
 
     r = mean_{x0}[ f1 / (s0 f1 + s1 r f0) ] / mean_{x1}[ f0 / (s0 f1 + s1 r f0) ],
 
-``s_i = n_i / (n0 + n1)``, iterated here in log space from the importance-sampling value.
+iterated here in log space from the importance-sampling value (Bennett's acceptance ratio).
 The estimator needs only the *overlap* of the two distributions, not that one covers the other.
 """
 
@@ -19,13 +23,10 @@ from collections.abc import Callable
 import torch
 
 from .._validation import check_positive_int
-from .result import Estimate
+from ..utils import log_mean_exp
+from .result import Estimate, effective_sample_size, relative_variance
 
 __all__ = ["bridge_sampling"]
-
-
-def _log_mean(values: torch.Tensor) -> torch.Tensor:
-    return torch.logsumexp(values, 0) - math.log(len(values))
 
 
 def bridge_sampling(
@@ -59,20 +60,15 @@ def bridge_sampling(
         l1 = (log_f1(x1) - log_f0(x1)).double()  # ... and on p1's samples
     n0, n1 = len(l0), len(l1)
     log_s0, log_s1 = math.log(n0 / (n0 + n1)), math.log(n1 / (n0 + n1))
-    log_r = _log_mean(l0)  # start from importance sampling with p0 as the proposal
+    log_r = log_mean_exp(l0, 0)  # start from importance sampling with p0 as the proposal
     for _ in range(n_iter):
         top = l0 - torch.logaddexp(log_s0 + l0, log_s1 + log_r)
         bottom = -torch.logaddexp(log_s0 + l1, log_s1 + log_r)
-        new = _log_mean(top) - _log_mean(bottom)
+        new = log_mean_exp(top, 0) - log_mean_exp(bottom, 0)
         done = abs(float(new - log_r)) < tol
         log_r = new
         if done:
             break
-    rel_var = 0.0
-    for terms in (top, bottom):
-        w = torch.exp(terms - terms.max())
-        rel_var += float(w.var() / (len(w) * w.mean() ** 2))
-    w0 = torch.exp(top - top.max())
-    ess = float(w0.sum() ** 2 / (w0 * w0).sum())
+    stderr = math.sqrt(relative_variance(top) + relative_variance(bottom))
     log_z = log_r + torch.as_tensor(log_z0, dtype=torch.float64, device=log_r.device)
-    return Estimate(log_z, top, ess, math.sqrt(rel_var))
+    return Estimate(log_z, top, effective_sample_size(top), stderr)

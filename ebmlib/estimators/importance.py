@@ -6,19 +6,24 @@ import torch
 
 from .._validation import check_positive_int
 from ..models import EnergyModel
-from .result import Estimate, from_log_weights
+from ..utils import draw
+from .result import Estimate
 
 __all__ = ["importance_sampling"]
 
 
-def importance_sampling(model: EnergyModel, proposal, n_samples: int) -> Estimate:
+def importance_sampling(
+    model: EnergyModel, proposal: object, n_samples: int, *, generator: torch.Generator | None = None
+) -> Estimate:
     """Estimate ``log Z`` with draws from ``proposal``: ``log w = -E(x) - log q(x)``.
 
     Args:
         model: any model with ``energy``.
-        proposal: an object with ``sample((n,))`` and ``log_prob(x)``, such as a
-            ``torch.distributions`` distribution over ``[n_features]`` vectors.
+        proposal: an object with ``sample`` and a normalized ``log_prob``: a ``torch.distributions``
+            distribution over ``[n_features]`` vectors, a :class:`~ebmlib.models.GaussianEnergy`,
+            a :class:`~ebmlib.models.CouplingFlow` ...
         n_samples: number of draws (>= 2, for the standard error).
+        generator: random generator for the draws.
 
     The estimate of ``Z`` is unbiased; its variance explodes when ``q`` and ``p`` differ in
     high dimension, which the effective sample size (``ess``) shows.
@@ -29,6 +34,6 @@ def importance_sampling(model: EnergyModel, proposal, n_samples: int) -> Estimat
     if n_samples < 2:
         raise ValueError("n_samples must be >= 2 to give a standard error")
     with torch.no_grad():
-        x = proposal.sample((n_samples,))
+        x = draw(proposal, (n_samples,), generator)
         log_w = -model.energy(x).double() - proposal.log_prob(x).double()
-    return from_log_weights(log_w)
+    return Estimate.from_log_weights(log_w)

@@ -1,36 +1,39 @@
-"""Linked importance sampling (Neal 2005).
+r"""Linked importance sampling (Neal 2005).
 
 Like AIS, LIS moves through distributions ``p_0, ..., p_n`` from a tractable base to the
-model, but at each distribution it runs a short Markov chain of ``K`` states and passes
-on only one *link state*, chosen in proportion to how well it fits the geometric bridge
-``p_{j*j+1} ∝ sqrt(f_j f_{j+1})`` to the next distribution. The next chain is laid out
-forwards and backwards in time around the link state, at a uniformly random position.
+model (the same paths, :mod:`ebmlib.estimators.paths`), but at each distribution ``p_j`` it
+runs a short Markov chain of ``K`` states ``x_{j,0}, ..., x_{j,K-1}`` and passes on a single
+*link state*. The link from level ``j`` to ``j + 1`` is chosen among the ``K`` states with
+probability proportional to
+
+    sqrt(f_{j+1}(x) / f_j(x)),
+
+i.e. in proportion to how well it fits the geometric bridge ``p_{j*j+1} ∝ sqrt(f_j f_{j+1})``
+relative to ``p_j``. The link becomes state number ``mu`` (uniform in ``0 ... K-1``) of the
+chain at level ``j + 1``, which is completed by ``K - 1 - mu`` transitions forwards in time
+and ``mu`` transitions of the reversed kernel backwards: ``K - 1`` transitions per level.
 Each run gives an unbiased estimate
 
     Z_n / Z_0 = prod_j  mean_k[ sqrt(f_{j+1} / f_j)(x_{j,k}) ] / mean_k[ sqrt(f_j / f_{j+1})(x_{j+1,k}) ].
 
-The backward half of each chain uses the time reversal of the transition (block Gibbs on
-an RBM and MALA are reversible; a systematic scan is reversed by scanning units in the
-opposite order). All runs advance together, vectorized.
+Block Gibbs on an RBM and Metropolis-Hastings kernels are their own reversal; a systematic
+scan is reversed by scanning the units in the opposite order (``kernel.reversed()``). All
+runs advance together, vectorized.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 
 from .._validation import check_positive_int
 from ..models import EnergyModel
-from ..utils import progress_range
-from .annealing import _schedule, _start
-from .result import Estimate, from_log_weights
+from ..samplers import Kernel
+from ..utils import log_mean_exp, progress_range
+from .annealing import _prepare
+from .paths import linear_schedule
+from .result import Estimate
 
 __all__ = ["linked_importance_sampling"]
-
-
-def _log_mean(x: torch.Tensor, dim: int) -> torch.Tensor:
-    return torch.logsumexp(x, dim) - math.log(x.shape[dim])
 
 
 def linked_importance_sampling(
@@ -39,61 +42,70 @@ def linked_importance_sampling(
     n_distributions: int = 50,
     chain_length: int = 10,
     *,
-    data: torch.Tensor | None = None,
     base=None,
-    step_size: float = 0.1,
+    data: torch.Tensor | None = None,
+    kernel: Kernel | None = None,
     generator: torch.Generator | None = None,
     progress: bool = False,
 ) -> Estimate:
     """Estimate ``log Z`` by linked importance sampling along the same paths as :func:`ais`.
 
+    One run costs ``K - 1`` kernel transitions and ``K`` evaluations of ``log f`` at two
+    neighbouring distributions per level, where AIS costs one transition and one evaluation.
+
     Args:
-        model: an RBM, a Boltzmann machine or a continuous model.
+        model: any model with an annealing path.
         n_runs: independent LIS runs (>= 2).
         n_distributions: distributions on a linear schedule from base to model (>= 2).
-        chain_length: Markov chain states ``K`` at each distribution (>= 1).
-        data, base, step_size, generator, progress: as in :func:`ais`.
+        chain_length: Markov chain states ``K`` at each distribution (>= 1; ``K = 1`` is a
+            chain of independent links, the "annealed" limit without moves).
+        base, data, kernel, generator, progress: as in :func:`ais`.
 
     Returns:
         An :class:`Estimate` whose ``log_weights`` are the per-run log estimates of ``Z / Z_0``.
     """
-    check_positive_int(chain_length, "chain_length")
-    path, device = _start(model, n_runs, "n_runs", base, data, step_size, generator)
-    betas = _schedule(n_distributions, None, device).tolist()
-    k_len = chain_length
+    k_len = check_positive_int(chain_length, "chain_length")
+    path, kernel = _prepare(model, n_runs, "n_runs", base, data, kernel, generator)
+    backward = kernel.reversed()
+    betas = linear_schedule(n_distributions).tolist()
+    device = path.log_z0.device
     runs = torch.arange(n_runs, device=device)
 
     def chain_around(link: torch.Tensor, beta: float, position: torch.Tensor) -> torch.Tensor:
-        """States [K, runs, n] with the link state at ``position`` (per run), chains both ways."""
-        forward, backward = link, link
+        """States ``[K, runs, n]`` with the link at ``position``; ``K - 1`` transitions per run."""
         grid = torch.empty(k_len, *link.shape, dtype=link.dtype, device=link.device)
         grid[position, runs] = link
-        for step in range(1, k_len):
-            forward = path.move(forward, beta, path.pre(forward))
-            backward = path.move(backward, beta, path.pre(backward), reverse=True)
-            ahead, behind = position + step, position - step
-            ok = ahead < k_len
-            grid[ahead[ok], runs[ok]] = forward[ok]
-            ok = behind >= 0
-            grid[behind[ok], runs[ok]] = backward[ok]
+        n_forward = k_len - 1 - position  # forward transitions; the rest go backward from the link
+        frontier = link
+        for s in range(1, k_len):
+            ahead = s <= n_forward
+            current = torch.where((s == n_forward + 1)[:, None], link, frontier)  # turn back at the link
+            if backward is kernel:
+                new = path.move(current, beta, kernel, generator)
+            else:
+                new = torch.empty_like(current)
+                if bool(ahead.any()):
+                    new[ahead] = path.move(current[ahead], beta, kernel, generator)
+                if bool((~ahead).any()):
+                    new[~ahead] = path.move(current[~ahead], beta, backward, generator)
+            grid[torch.where(ahead, position + s, position - (s - n_forward)), runs] = new
+            frontier = new
         return grid
 
-    def log_f(states: torch.Tensor, beta: float) -> torch.Tensor:
+    def half_increment(states: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
         flat = states.reshape(-1, states.shape[-1])
-        return path.log_f(flat, beta, path.pre(flat)).reshape(states.shape[:2])
+        return 0.5 * path.increment(flat, lo, hi).reshape(states.shape[:2])
 
     with torch.no_grad():
-        x = path.sample_base(n_runs)
-        chain = chain_around(x, betas[0], torch.zeros(n_runs, dtype=torch.long, device=device))
+        start = path.sample_base(n_runs, generator)
+        chain = chain_around(start, betas[0], torch.zeros(n_runs, dtype=torch.long, device=device))
         log_ratio = torch.zeros(n_runs, dtype=torch.float64, device=device)
         for j in progress_range(len(betas) - 1, progress, "LIS"):
             lo, hi = betas[j], betas[j + 1]
-            half_up = 0.5 * (log_f(chain, hi) - log_f(chain, lo))  # log bridge/f_j at level j: [K, runs]
-            log_ratio += _log_mean(half_up, 0)
-            link_index = torch.multinomial(torch.softmax(half_up, 0).T, 1, generator=generator).squeeze(1)
-            link = chain[link_index, runs]
+            up = half_increment(chain, lo, hi)  # log sqrt(f_{j+1} / f_j) at level j: [K, runs]
+            log_ratio += log_mean_exp(up, 0)
+            link_index = torch.multinomial(torch.softmax(up, 0).T, 1, generator=generator).squeeze(1)
             position = torch.randint(k_len, (n_runs,), device=device, generator=generator)
-            chain = chain_around(link, hi, position)
-            half_down = 0.5 * (log_f(chain, lo) - log_f(chain, hi))  # log bridge/f_{j+1} at level j+1
-            log_ratio -= _log_mean(half_down, 0)
-    return from_log_weights(log_ratio, path.log_z0)
+            chain = chain_around(chain[link_index, runs], hi, position)
+            log_ratio -= log_mean_exp(-half_increment(chain, lo, hi), 0)  # log mean sqrt(f_j / f_{j+1}) at j+1
+    return Estimate.from_log_weights(log_ratio, path.log_z0)

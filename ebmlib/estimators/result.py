@@ -1,4 +1,4 @@
-"""The result every estimator of ``log Z`` returns."""
+"""The result every estimator of ``log Z`` returns, and the statistics of importance weights."""
 
 from __future__ import annotations
 
@@ -7,7 +7,21 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Estimate", "from_log_weights"]
+from ..utils import log_mean_exp
+
+__all__ = ["Estimate", "effective_sample_size", "relative_variance"]
+
+
+def effective_sample_size(log_weights: torch.Tensor) -> float:
+    """``(sum w)^2 / sum w^2`` from log weights, between 1 and their number."""
+    w = torch.exp(log_weights - log_weights.max())
+    return float(w.sum() ** 2 / (w * w).sum())
+
+
+def relative_variance(log_weights: torch.Tensor) -> float:
+    """``Var(w) / (n mean(w)^2)``: the squared delta-method standard error of ``log mean(w)``."""
+    w = torch.exp(log_weights - log_weights.max())
+    return float(w.var() / (len(w) * w.mean() ** 2))
 
 
 @dataclass
@@ -15,7 +29,7 @@ class Estimate:
     """An estimate of ``log Z`` from importance weights.
 
     Attributes:
-        log_z: the estimate, a 0-d float64 tensor: ``log mean(exp(log_weights)) + log_z_base``.
+        log_z: the estimate, a 0-d float64 tensor: ``log mean(exp(log_weights)) + log Z_base``.
         log_weights: ``[n]`` float64, the per-chain (or per-sample) log importance weights.
         ess: effective sample size of the weights, ``(sum w)^2 / sum w^2``, between 1 and ``n``.
         stderr: delta-method standard error of ``log_z``, ``std(w) / (sqrt(n) mean(w))``.
@@ -26,24 +40,24 @@ class Estimate:
     ess: float
     stderr: float
 
+    @classmethod
+    def from_log_weights(cls, log_weights: torch.Tensor, log_z_base: float | torch.Tensor = 0.0) -> "Estimate":
+        """The estimate ``log mean(exp(log_weights)) + log_z_base``, with its ESS and standard error.
+
+        Every estimator here ends with this call; it is public so that an estimator of your own
+        returns the same type.
+        """
+        lw = log_weights.detach().to(torch.float64).reshape(-1)
+        if lw.numel() < 2:
+            raise ValueError(f"at least two weights are needed for a standard error, got {lw.numel()}")
+        if not bool(torch.isfinite(lw).all()):
+            raise ValueError("log weights contain NaN or infinite values")
+        offset = torch.as_tensor(log_z_base, dtype=torch.float64, device=lw.device)
+        return cls(log_mean_exp(lw, 0) + offset, lw, effective_sample_size(lw), math.sqrt(relative_variance(lw)))
+
     def __float__(self) -> float:
         return float(self.log_z)
 
     def __repr__(self) -> str:
         n = len(self.log_weights)
         return f"Estimate(log_z={float(self.log_z):.4f} ± {self.stderr:.4f}, ess={self.ess:.1f} of {n})"
-
-
-def from_log_weights(log_weights: torch.Tensor, offset: float | torch.Tensor = 0.0) -> Estimate:
-    """Build an :class:`Estimate` from log weights (in log space throughout)."""
-    lw = log_weights.detach().to(torch.float64).reshape(-1)
-    n = lw.numel()
-    if n < 2:
-        raise ValueError(f"at least two weights are needed for a standard error, got {n}")
-    if not bool(torch.isfinite(lw).all()):
-        raise ValueError("log weights contain NaN or infinite values")
-    log_mean = torch.logsumexp(lw, 0) - math.log(n)
-    w = torch.exp(lw - lw.max())  # scaled weights in (0, 1]
-    ess = float(w.sum() ** 2 / (w * w).sum())
-    stderr = float(w.std() / (w.mean() * math.sqrt(n)))
-    return Estimate(log_mean + torch.as_tensor(offset, dtype=torch.float64, device=lw.device), lw, ess, stderr)

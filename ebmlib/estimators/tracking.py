@@ -1,4 +1,4 @@
-"""Following ``log Z`` while a model trains, cheaply, from chains that track the model.
+r"""Following ``log Z`` while a model trains, cheaply, from chains that track the model.
 
 Between two consecutive parameter vectors ``theta_t`` and ``theta_{t+1}``,
 
@@ -6,7 +6,7 @@ Between two consecutive parameter vectors ``theta_t`` and ``theta_{t+1}``,
 
 an importance-sampling estimate over samples of ``p_t``. Summing the increments from a
 known starting value (for example the exact ``log Z`` of the initial model) follows
-``log Z`` at the cost of two energy evaluations and ``k`` sampler steps per update.
+``log Z`` at the cost of two energy evaluations and a few kernel steps per update.
 
 The samples must be *independent of the update*. The training chains of PCD are not: the
 update has just raised the energy exactly where they are, so reusing them biases every
@@ -18,14 +18,14 @@ Courville and Bengio (2011), which also uses tempered chains and bridge estimate
 from __future__ import annotations
 
 import copy
-import math
-from collections.abc import Callable
 
 import torch
 
-from .._validation import check_positive_int
+from .._validation import check_generator, check_positive_int
 from ..models import EnergyModel
-from ..samplers import gibbs
+from ..samplers import Kernel, default_kernel, run_chain
+from ..samplers.base import _check_kernel
+from ..utils import log_mean_exp
 
 __all__ = ["LogZTracker"]
 
@@ -38,8 +38,9 @@ class LogZTracker:
         log_z: ``log Z`` of that starting model (exact, or estimated).
         chains: ``[chains, n]`` initial states of the tracker's own chains (ideally samples
             of the starting model).
-        k: sampler steps per update.
-        sampler: ``sampler(model, x, n_steps) -> x``, default Gibbs.
+        n_steps: kernel steps per update.
+        kernel: the move (default Gibbs for binary models, MALA for continuous ones).
+        generator: random generator on the chains' device.
 
     Call :meth:`update` after every parameter update; read ``log_z`` (and ``history``).
     """
@@ -49,12 +50,17 @@ class LogZTracker:
         model: EnergyModel,
         log_z: float,
         chains: torch.Tensor,
-        k: int = 1,
-        sampler: Callable[..., torch.Tensor] = gibbs,
+        n_steps: int = 1,
+        *,
+        kernel: Kernel | None = None,
+        generator: torch.Generator | None = None,
     ) -> None:
         model.check_input(chains, "chains")
-        self.k = check_positive_int(k, "k")
-        self.sampler = sampler
+        self.n_steps = check_positive_int(n_steps, "n_steps")
+        self.kernel = default_kernel(model) if kernel is None else kernel
+        _check_kernel(self.kernel)
+        check_generator(generator, chains.device)
+        self.generator = generator
         self._old = copy.deepcopy(model).requires_grad_(False)
         self.chains = chains.detach().clone()
         self.log_z = float(log_z)
@@ -64,9 +70,9 @@ class LogZTracker:
         """Add the increment from the previous model to ``model``; then move the chains under ``model``."""
         with torch.no_grad():
             gap = (self._old.energy(self.chains) - model.energy(self.chains)).double()
-            self.log_z += (torch.logsumexp(gap, 0) - math.log(len(gap))).item()
+            self.log_z += log_mean_exp(gap, 0).item()
             for old, new in zip(self._old.parameters(), model.parameters()):
                 old.copy_(new)
-            self.chains = self.sampler(model, self.chains, self.k)
+        self.chains = run_chain(self.kernel, model, self.chains, self.n_steps, generator=self.generator)
         self.history.append(self.log_z)
         return self.log_z

@@ -1,19 +1,20 @@
-"""Energy models sharing one interface: ``energy``, ``unnormalized_log_prob``, ``score``.
+"""Energy models sharing one interface: ``energy``, ``unnormalized_log_prob``, ``score``, and
+the capabilities the rest of the library asks for (see :class:`EnergyModel`).
 
-``LearnedNormalizer`` adds a learned ``c = -log Z`` (for NCE); ``CouplingFlow`` is a normalizing
-flow (a noise or sampler distribution with exact ``log_prob``); ``NeuralLM`` is a language model
-whose softmax over a large vocabulary is the normalizer.
-
-See :class:`ebmlib.models.base.EnergyModel` for the contract.
+``LearnedNormalizer`` adds a learned ``c = -log Z`` (for NCE); ``Tempered`` divides a model's
+energy by a temperature; ``CouplingFlow`` is a normalizing flow (a noise or sampler
+distribution with exact ``log_prob``); ``NeuralLM`` is a language model whose softmax over a
+large vocabulary is the normalizer.
 """
 
-from .base import EnergyModel
+from .base import Bipartite, EnergyModel, Enumeration
 from .boltzmann import BoltzmannMachine
 from .continuous import DistributionEnergy, GaussianEnergy, MLPEnergy
 from .flow import CouplingFlow
 from .language import NeuralLM
 from .normalized import LearnedNormalizer
 from .rbm import RBM
+from .wrappers import Tempered
 
-__all__ = ["EnergyModel", "BoltzmannMachine", "RBM", "GaussianEnergy", "MLPEnergy", "DistributionEnergy",
-           "LearnedNormalizer", "CouplingFlow", "NeuralLM"]
+__all__ = ["EnergyModel", "Enumeration", "Bipartite", "BoltzmannMachine", "RBM", "GaussianEnergy", "MLPEnergy",
+           "DistributionEnergy", "LearnedNormalizer", "Tempered", "CouplingFlow", "NeuralLM"]

@@ -2,29 +2,108 @@
 
 A model defines an unnormalized density ``p~(x) = exp(-E(x))`` over rows of ``x``:
 
-* ``energy(x)`` returns ``E(x)``, one value per row (shape ``[batch]``);
+* ``energy(x)`` returns ``E(x)``, one value per row (``[batch, n_features] -> [batch]``);
 * ``unnormalized_log_prob(x)`` returns ``-E(x)``;
-* ``score(x)`` returns ``grad_x log p~(x) = -grad_x E(x)`` (continuous models);
+* ``score(x)`` returns ``grad_x log p~(x) = -grad_x E(x)`` (continuous models), and
+  ``energy_and_score(x)`` both from one pass;
 * ``n_features`` is the width of a row and ``is_binary`` says whether rows are 0/1.
 
 A subclass sets ``n_features`` (and ``is_binary`` for 0/1 data) and implements ``energy``.
-``energy`` must accept float64 rows even when the parameters are float32: read each
-parameter through ``self._param(p, x)``, which casts it to ``x``'s dtype, so that
-:mod:`ebmlib.exact` can evaluate the model in double precision.
+Every ``energy`` is wrapped so that a row of the wrong width is refused with a ``ValueError``
+naming ``x`` and the expected shape (the check reads only the shape: it costs nothing and
+never synchronises a GPU). ``energy`` must accept float64 rows even when the parameters are
+float32: read each parameter through ``self._param(p, x)``, which casts it to ``x``'s dtype,
+so that :mod:`ebmlib.exact` can evaluate the model in double precision.
 
-The partition function ``Z = sum_x p~(x)`` (or the integral) is *not* part of the
-interface: that is the whole point of the book. Where it is tractable it lives in
-:mod:`ebmlib.exact` (enumeration) or in a model's own ``log_partition`` (closed form).
+**Capabilities.** The rest of the library asks a model what it supports through the methods
+below, never through ``isinstance``, so wrappers (``LearnedNormalizer``) and your own models
+get the fast paths and the right errors by overriding them:
+
+* :meth:`~EnergyModel.enumeration`: how :mod:`ebmlib.exact` sums over a binary model's states
+  (which layer, and the structure that sums out the other);
+* :meth:`~EnergyModel.closed_form_log_partition`: ``log Z`` in closed form, where there is one;
+* :meth:`~EnergyModel.gibbs_sweep`: one Gibbs sweep (block Gibbs for an RBM, a compiled
+  systematic scan for a Boltzmann machine, energy differences otherwise);
+* :meth:`~EnergyModel.flip_gaps`: ``E(x) - E(x with unit i flipped)`` for every unit, which
+  pseudolikelihood and ratio matching are made of;
+* :meth:`~EnergyModel.at_temperature`: the model with its energy divided by ``T`` (parallel
+  tempering);
+* :meth:`~EnergyModel.annealing_path`: the path from a tractable base to the model that AIS and
+  linked importance sampling walk.
+
+The partition function ``Z = sum_x p~(x)`` (or the integral) is *not* part of the interface:
+that is the whole point of the book. Where it is tractable it lives in :mod:`ebmlib.exact`.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
-from .._validation import check_batch
+from .._validation import check_batch, check_positive_float, check_width
 
-__all__ = ["EnergyModel"]
+__all__ = ["EnergyModel", "Enumeration", "Bipartite"]
+
+
+@dataclass(frozen=True)
+class Bipartite:
+    """A two-layer structure ``p~(v, h) = exp(log_prior(h) + v . visible_logits(h))``.
+
+    Given ``h`` the visible units are independent Bernoullis with log-odds
+    ``visible_logits(h)``; summing them out gives ``log p~(h) = log_prior(h) + sum softplus(...)``.
+    An RBM has ``log_prior(h) = c . h`` and ``visible_logits(h) = b + W h``.
+
+    Attributes:
+        n_hidden: width of ``h``.
+        log_prior: ``[m, n_hidden] -> [m]``.
+        visible_logits: ``[m, n_hidden] -> [m, n_visible]``.
+    """
+
+    n_hidden: int
+    log_prior: Callable[[torch.Tensor], torch.Tensor]
+    visible_logits: Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Enumeration:
+    """How to sum exactly over a binary model's states (see :mod:`ebmlib.exact`).
+
+    Attributes:
+        layer: ``"visible"`` (sum over the rows ``x`` themselves) or ``"hidden"`` (sum over a
+            hidden layer, with the visible units summed out in closed form through ``bipartite``).
+        n_bits: the number of binary units enumerated (``2^n_bits`` states).
+        log_weight: unnormalized log-probability of enumerated states, ``[m, n_bits] -> [m]``,
+            differentiable in the parameters; ``log Z = logsumexp`` of it over all states.
+        bipartite: the two-layer structure, when the model has one (needed by hidden-layer
+            enumeration, block-Gibbs transition matrices and exact filling-in).
+    """
+
+    layer: str
+    n_bits: int
+    log_weight: Callable[[torch.Tensor], torch.Tensor]
+    bipartite: Bipartite | None = None
+
+    def shifted(self, shift: Callable[[torch.Tensor], torch.Tensor]) -> "Enumeration":
+        """The same enumeration with ``shift(states)`` (a constant) added to every log weight."""
+        inner = self.bipartite
+        bip = None
+        if inner is not None:
+            bip = Bipartite(inner.n_hidden, lambda h: inner.log_prior(h) + shift(h), inner.visible_logits)
+        return Enumeration(self.layer, self.n_bits, lambda s: self.log_weight(s) + shift(s), bip)
+
+
+def _width_checked(energy: Callable) -> Callable:
+    @functools.wraps(energy)
+    def checked(self: "EnergyModel", x: torch.Tensor) -> torch.Tensor:
+        check_width(x, "x", self.n_features)
+        return energy(self, x)
+
+    checked._width_checked = True  # type: ignore[attr-defined]
+    return checked
 
 
 class EnergyModel(nn.Module):
@@ -32,6 +111,12 @@ class EnergyModel(nn.Module):
 
     n_features: int
     is_binary: bool = False
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        energy = cls.__dict__.get("energy")
+        if energy is not None and not getattr(energy, "_width_checked", False):
+            cls.energy = _width_checked(energy)
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         """Energy ``E(x)`` of each row: ``[batch, n_features] -> [batch]``."""
@@ -45,21 +130,30 @@ class EnergyModel(nn.Module):
         """``log p~(x) = -E(x)``, shape ``[batch]``."""
         return -self.energy(x)
 
-    def score(self, x: torch.Tensor) -> torch.Tensor:
-        """``grad_x log p~(x)``, shape ``[batch, n_features]``, by autograd.
+    def energy_and_score(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``E(x)`` (``[batch]``, detached) and the score ``-grad_x E(x)`` (``[batch, n]``) from one pass.
 
-        Gradients flow only to ``x``: the model's parameters are left untouched, so
-        this is safe to call inside a sampler while training.
+        Gradients flow only to ``x``: the parameters' ``.grad`` are left untouched, so this is
+        safe to call inside a sampler while training.
         """
         if self.is_binary:
             raise TypeError(f"{type(self).__name__} is a binary model: it has no score")
+        check_width(x, "x", self.n_features)
         with torch.enable_grad():
             x = x.detach().requires_grad_(True)
-            (grad,) = torch.autograd.grad(self.energy(x).sum(), x)
-        return -grad
+            energy = self.energy(x)
+            (grad,) = torch.autograd.grad(energy.sum(), x)
+        return energy.detach(), -grad
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        """``grad_x log p~(x)``, shape ``[batch, n_features]``, by autograd."""
+        return self.energy_and_score(x)[1]
 
     def check_input(self, x: object, name: str = "x") -> torch.Tensor:
-        """Validate a batch for this model (shape, dtype, finiteness, binarity)."""
+        """Validate a batch for this model: shape, dtype, finite values, and 0/1 entries if binary.
+
+        This reads the values; public entry points call it once per call.
+        """
         return check_batch(x, name, self.n_features, binary=self.is_binary)
 
     def _param(self, p: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -68,3 +162,88 @@ class EnergyModel(nn.Module):
         This is what lets :mod:`ebmlib.exact` evaluate a float32 model in float64.
         """
         return p if p.dtype == like.dtype else p.to(like.dtype)
+
+    # --- capabilities ---------------------------------------------------------------
+    def enumeration(self) -> Enumeration | None:
+        """How :mod:`ebmlib.exact` sums over this model's states; ``None`` if it cannot.
+
+        The default enumerates the rows themselves for a binary model (``2^n_features``
+        states) and gives ``None`` for a continuous one.
+        """
+        if not self.is_binary:
+            return None
+        return Enumeration("visible", self.n_features, lambda s: -self.energy(s))
+
+    def closed_form_log_partition(self) -> torch.Tensor | None:
+        """``log Z`` in closed form as a 0-d float64 tensor, or ``None`` (the default)."""
+        return None
+
+    def gibbs_sweep(
+        self, x: torch.Tensor, generator: torch.Generator | None = None, *, order: str = "forward"
+    ) -> torch.Tensor:
+        """One systematic-scan Gibbs sweep of a binary model: ``[chains, n] -> [chains, n]`` (new tensor).
+
+        The default reads each conditional off two energy evaluations,
+        ``log p(x_i = 1 | x_-i) / p(x_i = 0 | x_-i) = E(x, x_i = 0) - E(x, x_i = 1)``, so a sweep
+        costs ``2 n`` energies; models with structure override it.
+
+        Args:
+            x: ``[chains, n]`` 0/1 states.
+            generator: random generator on ``x``'s device.
+            order: ``"forward"`` (units ``0, ..., n-1``) or ``"reverse"``: the reverse scan is the
+                time reversal of the forward one (linked importance sampling needs it).
+        """
+        if not self.is_binary:
+            raise TypeError(f"Gibbs sampling needs a binary model, {type(self).__name__} is continuous")
+        units = _scan_order(self.n_features, order)
+        with torch.no_grad():
+            x = x.clone()
+            noise = torch.logit(torch.rand(x.shape, dtype=x.dtype, device=x.device, generator=generator))
+            for i in units:
+                x[:, i] = 0.0
+                e_off = self.energy(x)
+                x[:, i] = 1.0
+                e_on = self.energy(x)
+                x[:, i] = (e_off - e_on > noise[:, i]).to(x.dtype)
+        return x
+
+    def flip_gaps(self, x: torch.Tensor) -> torch.Tensor:
+        """``E(x) - E(x^(i))`` for every unit ``i`` (``x^(i)``: unit ``i`` flipped), ``[batch, n] -> [batch, n]``.
+
+        The default evaluates all ``n`` flipped copies of every row in one batched call.
+        """
+        batch, n = x.shape
+        flipped = x[:, None, :].repeat(1, n, 1)
+        idx = torch.arange(n, device=x.device)
+        flipped[:, idx, idx] = 1 - flipped[:, idx, idx]
+        return self.energy(x)[:, None] - self.energy(flipped.reshape(batch * n, n)).reshape(batch, n)
+
+    def at_temperature(self, temperature: float) -> "EnergyModel":
+        """The model at temperature ``T``: ``p_T(x) ∝ exp(-E(x) / T)``.
+
+        The default wraps this model (sharing its parameters); models whose family is closed
+        under scaling (Boltzmann machines, RBMs, Gaussians) return a new model of their own kind.
+        """
+        from .wrappers import Tempered
+
+        return Tempered(self, check_positive_float(temperature, "temperature"))
+
+    def annealing_path(self, base: object):
+        """The path of distributions from ``base`` to this model that AIS walks.
+
+        The default is the geometric path ``p_beta ∝ q(x)^(1 - beta) p~(x)^beta`` from a base ``q``
+        with ``sample`` and ``log_prob``; RBMs and Boltzmann machines override it with paths
+        whose intermediate distributions are models of their own kind (so their fast Gibbs
+        sweeps apply). See :mod:`ebmlib.estimators.paths`.
+        """
+        from ..estimators.paths import GeometricPath
+
+        return GeometricPath(self, base)
+
+
+def _scan_order(n: int, order: str) -> range:
+    if order == "forward":
+        return range(n)
+    if order == "reverse":
+        return range(n - 1, -1, -1)
+    raise ValueError(f"order must be 'forward' or 'reverse', got {order!r}")

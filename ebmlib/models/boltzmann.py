@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .._validation import check_positive_float, check_positive_int
-from .base import EnergyModel
+from .base import EnergyModel, _scan_order
 
 __all__ = ["BoltzmannMachine"]
 
@@ -17,6 +17,8 @@ class BoltzmannMachine(EnergyModel):
     Args:
         n_units: number of binary units ``n``.
         init_std: standard deviation of the (symmetric) initial couplings; biases start at 0.
+        generator: random generator for the initial couplings (on ``device``).
+        device, dtype: where and in what precision the parameters live.
 
     Attributes:
         weight: ``[n, n]`` parameter. The energy uses its symmetric part with the diagonal
@@ -26,15 +28,26 @@ class BoltzmannMachine(EnergyModel):
 
     is_binary = True
 
-    def __init__(self, n_units: int, init_std: float = 0.01) -> None:
+    def __init__(
+        self,
+        n_units: int,
+        init_std: float = 0.01,
+        *,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         check_positive_int(n_units, "n_units")
-        if init_std < 0:
+        if not init_std >= 0:
             raise ValueError(f"init_std must be >= 0, got {init_std}")
         self.n_features = n_units
-        w = torch.randn(n_units, n_units) * init_std
+        factory = {"device": device, "dtype": dtype or torch.get_default_dtype()}
+        w = torch.zeros(n_units, n_units, **factory)
+        if init_std > 0:
+            w.normal_(0.0, init_std, generator=generator)
         self.weight = nn.Parameter(self._symmetrize(w))
-        self.bias = nn.Parameter(torch.zeros(n_units))
+        self.bias = nn.Parameter(torch.zeros(n_units, **factory))
 
     @property
     def n_units(self) -> int:
@@ -64,14 +77,61 @@ class BoltzmannMachine(EnergyModel):
         """
         return torch.addmm(self._param(self.bias, x), x, self._param(self.coupling, x))
 
+    def parameter_vector(self) -> torch.Tensor:
+        """The free parameters as one float64 vector: the couplings above the diagonal, then the biases.
+
+        Two models are the same distribution exactly when these vectors are equal, which makes
+        the distance between them a distance between estimates.
+        """
+        upper = torch.triu_indices(self.n_features, self.n_features, 1, device=self.bias.device)
+        return torch.cat([self.coupling.detach()[upper[0], upper[1]], self.bias.detach()]).double()
+
+    # --- capabilities -----------------------------------------------------------------
+    def gibbs_sweep(
+        self,
+        x: torch.Tensor,
+        generator: torch.Generator | None = None,
+        *,
+        order: str = "forward",
+        backend: str = "auto",
+    ) -> torch.Tensor:
+        """One systematic-scan sweep, unit ``i`` redrawn from ``sigmoid(local field)`` in turn.
+
+        Compiled with numba on the CPU (see :mod:`ebmlib.samplers._scan`); ``backend`` forces
+        ``"numba"`` or the tensor loop ``"torch"``. ``order="reverse"`` scans ``n-1, ..., 0``,
+        the time reversal of the forward scan.
+        """
+        from ..samplers._scan import systematic_scan
+
+        _scan_order(self.n_features, order)  # validates
+        with torch.no_grad():
+            weight, bias = self.coupling.detach().to(x.dtype), self.bias.detach().to(x.dtype)
+            noise = torch.logit(torch.rand(x.shape, dtype=x.dtype, device=x.device, generator=generator))
+            if order == "reverse":
+                return systematic_scan(x.flip(1), weight.flip(0, 1), bias.flip(0), noise, backend).flip(1)
+            return systematic_scan(x, weight, bias, noise, backend)
+
+    def flip_gaps(self, x: torch.Tensor) -> torch.Tensor:
+        """``E(x) - E(x^(i))`` from the local fields: ``-(2 x_i - 1) f_i``, no extra energy evaluation."""
+        return -(2 * x - 1) * self.local_fields(x)
+
     def at_temperature(self, temperature: float) -> "BoltzmannMachine":
         """The same model at temperature ``T``: ``p_T(x) ∝ exp(-E(x)/T)``, as a new model."""
         t = check_positive_float(temperature, "temperature")
-        other = BoltzmannMachine(self.n_features, init_std=0.0).to(self.bias)
+        other = BoltzmannMachine(self.n_features, init_std=0.0, device=self.bias.device, dtype=self.bias.dtype)
         with torch.no_grad():
             other.weight.copy_(self.coupling / t)
             other.bias.copy_(self.bias / t)
         return other
+
+    def annealing_path(self, base: object):
+        """From independent units (an :class:`ebmlib.estimators.paths.Bernoulli` base with logits
+        ``b0``): couplings ``beta W`` and biases ``(1 - beta) b0 + beta b``, each a Boltzmann machine."""
+        from ..estimators.paths import Bernoulli, BoltzmannPath
+
+        if isinstance(base, Bernoulli):
+            return BoltzmannPath(self, base)
+        return super().annealing_path(base)
 
     @classmethod
     def random(

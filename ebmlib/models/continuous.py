@@ -1,4 +1,5 @@
-"""Continuous energy models on R^d: a Gaussian with closed-form Z and a flexible MLP energy."""
+"""Continuous energy models on R^d: a Gaussian with closed-form Z, a flexible MLP energy, and
+any ``torch.distributions`` density as an energy."""
 
 from __future__ import annotations
 
@@ -9,9 +10,17 @@ import torch
 from torch import nn
 
 from .._validation import check_positive_float, check_positive_int
+from ._init import linear
 from .base import EnergyModel
 
 __all__ = ["GaussianEnergy", "MLPEnergy", "DistributionEnergy"]
+
+
+def _sample_count(sample_shape: int | Sequence[int] | torch.Size) -> tuple[torch.Size, int]:
+    from ..utils import _shape
+
+    shape = _shape(sample_shape)
+    return shape, math.prod(shape)
 
 
 class GaussianEnergy(EnergyModel):
@@ -19,7 +28,7 @@ class GaussianEnergy(EnergyModel):
 
     Its partition function is known in closed form,
     ``log Z = d/2 log(2 pi) - 1/2 log det Lambda``, which makes it the ground truth for
-    every continuous method in the book.
+    every continuous method in the book. It samples like a ``torch.distributions`` object.
 
     Args:
         n_features: dimension ``d``.
@@ -45,6 +54,7 @@ class GaussianEnergy(EnergyModel):
             mean = torch.zeros(n_features)
         if precision is None:
             precision = torch.eye(n_features)
+        mean, precision = torch.as_tensor(mean), torch.as_tensor(precision)
         if tuple(mean.shape) != (n_features,):
             raise ValueError(f"mean must have shape [{n_features}], got {tuple(mean.shape)}")
         if tuple(precision.shape) != (n_features, n_features):
@@ -54,42 +64,56 @@ class GaussianEnergy(EnergyModel):
         factor, info = torch.linalg.cholesky_ex(precision.to(torch.float64))
         if not torch.allclose(precision, precision.T) or int(info) != 0:
             raise ValueError("precision must be a symmetric positive definite matrix")
-        self.mean = nn.Parameter(mean.clone().float())
-        self.precision_tril = nn.Parameter(factor.float())
+        dtype = torch.get_default_dtype()
+        self.mean = nn.Parameter(mean.detach().clone().to(device=precision.device, dtype=dtype))
+        # cholesky returns a column-major factor; a parameter's gradient takes the parameter's
+        # strides, and optimizers such as LBFGS need contiguous gradients
+        self.precision_tril = nn.Parameter(factor.to(dtype).contiguous())
+
+    def _factor(self, like: torch.Tensor) -> torch.Tensor:
+        return torch.tril(self._param(self.precision_tril, like))
 
     @property
     def precision(self) -> torch.Tensor:
         """``Lambda = L L^T``, shape ``[d, d]``."""
-        factor = torch.tril(self.precision_tril)
+        factor = self._factor(self.precision_tril)
         return factor @ factor.T
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         """``E(x)`` per row: ``[batch, d] -> [batch]``."""
-        factor = torch.tril(self._param(self.precision_tril, x))
-        z = (x - self._param(self.mean, x)) @ factor
+        z = (x - self._param(self.mean, x)) @ self._factor(x)
         return 0.5 * (z * z).sum(-1)
 
-    def score(self, x: torch.Tensor) -> torch.Tensor:
-        """``-Lambda (x - mu)`` per row, in closed form."""
-        return -(x - self._param(self.mean, x)) @ self._param(self.precision, x)
+    def energy_and_score(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both in closed form: the score is ``-Lambda (x - mu)``."""
+        factor = self._factor(x)
+        centred = x - self._param(self.mean, x)
+        z = centred @ factor
+        return 0.5 * (z * z).sum(-1), -(z @ factor.T)
 
-    def log_partition(self) -> torch.Tensor:
-        """Closed-form ``log Z`` as a 0-d float64 tensor (differentiable)."""
+    def closed_form_log_partition(self) -> torch.Tensor:
+        """``d/2 log 2 pi - 1/2 log det Lambda`` as a 0-d float64 tensor (differentiable)."""
         diag = torch.diagonal(self.precision_tril).to(torch.float64)
         return 0.5 * self.n_features * math.log(2 * math.pi) - torch.log(diag.abs()).sum()
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """Normalized ``log p(x)`` per row, float64."""
         self.check_input(x)
-        return -self.energy(x.to(torch.float64)) - self.log_partition()
+        return -self.energy(x.to(torch.float64)) - self.closed_form_log_partition()
 
-    def sample(self, n_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Exact samples ``[n_samples, d]``: ``x = mu + L^{-T} z`` with ``z ~ N(0, I)``."""
-        check_positive_int(n_samples, "n_samples")
-        factor = torch.tril(self.precision_tril.detach())
-        z = torch.randn(n_samples, self.n_features, generator=generator, device=factor.device)
-        x = torch.linalg.solve_triangular(factor.T, z.T, upper=True).T
-        return x + self.mean.detach()
+    def sample(
+        self, sample_shape: int | Sequence[int] | torch.Size = (), generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Exact samples of shape ``sample_shape + (d,)``: ``x = mu + L^{-T} z`` with ``z ~ N(0, I)``.
+
+        ``sample_shape`` may be an int ``n`` (the same as ``(n,)``).
+        """
+        shape, n = _sample_count(sample_shape)
+        with torch.no_grad():
+            factor = torch.tril(self.precision_tril)
+            z = torch.randn(n, self.n_features, generator=generator, device=factor.device, dtype=factor.dtype)
+            x = torch.linalg.solve_triangular(factor.T, z.T, upper=True).T + self.mean
+        return x.reshape(*shape, self.n_features)
 
     def at_temperature(self, temperature: float) -> "GaussianEnergy":
         """The same model at temperature ``T`` (precision divided by ``T``), as a new model."""
@@ -104,12 +128,19 @@ class MLPEnergy(EnergyModel):
 
     ``f_theta`` is a multilayer perceptron with smooth (SiLU) activations, so that the
     score and its derivatives exist everywhere (score matching needs them). The weak
-    Gaussian envelope of width ``s`` keeps ``Z`` finite whatever the network learns.
+    Gaussian envelope of width ``s`` keeps ``Z`` finite whatever the network learns. The
+    network runs in the dtype of its input (float64 rows give a float64 energy).
 
     Args:
         n_features: dimension ``d``.
         hidden: widths of the hidden layers.
         envelope_std: ``s``; ``None`` removes the envelope (then ``Z`` may be infinite).
+        generator: random generator for the initial weights (PyTorch's default
+            initialisation, uniform in ``+-1/sqrt(fan_in)``), on ``device``.
+        device, dtype: where and in what precision the parameters live.
+
+    Attributes:
+        net: the layers, an ``nn.Sequential`` of ``nn.Linear`` and ``nn.SiLU``.
     """
 
     def __init__(
@@ -117,6 +148,10 @@ class MLPEnergy(EnergyModel):
         n_features: int,
         hidden: Sequence[int] = (64, 64),
         envelope_std: float | None = 10.0,
+        *,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         check_positive_int(n_features, "n_features")
@@ -126,16 +161,21 @@ class MLPEnergy(EnergyModel):
         self.envelope_std = envelope_std
         layers: list[nn.Module] = []
         width = n_features
-        for h in hidden:
+        for h in [*hidden, 1]:
             check_positive_int(h, "hidden[i]")
-            layers += [nn.Linear(width, h), nn.SiLU()]
+            layers += [linear(width, h, generator, device, dtype), nn.SiLU()]
             width = h
-        layers.append(nn.Linear(width, 1))
-        self.net = nn.Sequential(*layers)
+        self.net = nn.Sequential(*layers[:-1])
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         """``E(x)`` per row: ``[batch, d] -> [batch]``."""
-        e = self.net(x.to(self.net[0].weight.dtype)).squeeze(-1).to(x.dtype)
+        h = x
+        for layer in self.net:
+            if isinstance(layer, nn.Linear):
+                h = nn.functional.linear(h, self._param(layer.weight, x), self._param(layer.bias, x))
+            else:
+                h = layer(h)
+        e = h.squeeze(-1)
         if self.envelope_std is not None:
             e = e + 0.5 * (x * x).sum(-1) / self.envelope_std**2
         return e
@@ -146,6 +186,7 @@ class DistributionEnergy(EnergyModel):
 
     The result is normalized by construction (``log Z = 0``), so it serves as a target
     with a known partition function and known samples, for instance a multimodal mixture.
+    Float64 rows are scored in float64 (the distribution's float32 parameters are promoted).
 
     Args:
         distribution: a distribution over vectors (``event_shape == (d,)``) with ``log_prob``.
@@ -153,20 +194,28 @@ class DistributionEnergy(EnergyModel):
 
     def __init__(self, distribution: torch.distributions.Distribution) -> None:
         super().__init__()
-        if not hasattr(distribution, "log_prob") or len(distribution.event_shape) != 1:
+        if not isinstance(distribution, torch.distributions.Distribution) or len(distribution.event_shape) != 1:
             raise TypeError("distribution must be a torch distribution over vectors (event_shape (d,))")
         self.distribution = distribution
         self.n_features = int(distribution.event_shape[0])
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
-        """``-log p(x)`` per row, ``[batch, d] -> [batch]``."""
-        return -self.distribution.log_prob(x.float()).to(x.dtype)
+        """``-log p(x)`` per row, ``[batch, d] -> [batch]``, in ``x``'s dtype."""
+        return -self.distribution.log_prob(x).to(x.dtype)
 
-    def log_partition(self) -> torch.Tensor:
+    def closed_form_log_partition(self) -> torch.Tensor:
         """Zero: the wrapped density is already normalized."""
         return torch.zeros((), dtype=torch.float64)
 
-    def sample(self, n_samples: int) -> torch.Tensor:
-        """Exact samples ``[n_samples, d]``, drawn from the global RNG (``torch.distributions`` takes no generator)."""
-        check_positive_int(n_samples, "n_samples")
-        return self.distribution.sample((n_samples,))
+    def sample(
+        self, sample_shape: int | Sequence[int] | torch.Size = (), generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Exact samples of shape ``sample_shape + (d,)``, reproducible from ``generator``."""
+        from ..utils import draw
+
+        return draw(self.distribution, sample_shape, generator)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """The exact log-density per row, ``[batch]``."""
+        self.check_input(x)
+        return -self.energy(x)

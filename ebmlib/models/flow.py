@@ -19,17 +19,19 @@ import torch
 from torch import nn
 
 from .._validation import check_batch, check_generator, check_positive_int
+from ._init import linear
+from .continuous import _sample_count
 
 __all__ = ["CouplingFlow"]
 
 
 class _Coupling(nn.Module):
-    def __init__(self, mask: torch.Tensor, hidden: int) -> None:
+    def __init__(self, mask: torch.Tensor, hidden: int, generator: torch.Generator | None) -> None:
         super().__init__()
         d = mask.numel()
         self.register_buffer("mask", mask)
-        self.net = nn.Sequential(nn.Linear(d, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
-                                 nn.Linear(hidden, 2 * d))
+        self.net = nn.Sequential(linear(d, hidden, generator), nn.Tanh(), linear(hidden, hidden, generator),
+                                 nn.Tanh(), linear(hidden, 2 * d, generator))
         nn.init.zeros_(self.net[-1].weight)  # start at the identity map
         nn.init.zeros_(self.net[-1].bias)
 
@@ -60,6 +62,7 @@ class CouplingFlow(nn.Module):
         loc: initial shift of the first, elementwise affine map (default 0).
         scale: initial scale of that map (default 1); set ``loc`` and ``scale`` to the
             data's mean and standard deviation to start from a matched diagonal Gaussian.
+        generator: random generator for the coupling networks' initial weights.
     """
 
     def __init__(
@@ -69,6 +72,8 @@ class CouplingFlow(nn.Module):
         hidden: int = 64,
         loc: torch.Tensor | None = None,
         scale: torch.Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
         check_positive_int(n_features, "n_features")
@@ -87,7 +92,7 @@ class CouplingFlow(nn.Module):
         self.log_scale = nn.Parameter(scale.log())
         parity = torch.arange(n_features) % 2
         self.layers = nn.ModuleList(
-            _Coupling((parity == (i % 2)).float(), hidden) for i in range(n_layers)
+            _Coupling((parity == (i % 2)).float(), hidden, generator) for i in range(n_layers)
         )
 
     def _forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,7 +127,7 @@ class CouplingFlow(nn.Module):
         One forward pass gives both, which is what the entropy term of adversarial
         training and flow contrastive estimation need.
         """
-        check_positive_int(n_samples, "n_samples")
+        check_positive_int(n_samples, "n_samples", allow_zero=True)
         check_generator(generator, self.loc.device)
         z = torch.randn(n_samples, self.n_features, generator=generator, device=self.loc.device,
                         dtype=self.loc.dtype)
@@ -130,20 +135,11 @@ class CouplingFlow(nn.Module):
         return x, self._base_log_prob(z) - log_det
 
     def rsample(self, sample_shape: int | tuple = (), generator: torch.Generator | None = None) -> torch.Tensor:
-        """Differentiable samples ``[n, d]`` (``sample_shape`` an int or a 1-tuple)."""
-        return self.rsample_with_log_prob(_count(sample_shape), generator)[0]
+        """Differentiable samples of shape ``sample_shape + (d,)`` (an int ``n`` means ``(n,)``)."""
+        shape, n = _sample_count(sample_shape)
+        return self.rsample_with_log_prob(n, generator)[0].reshape(*shape, self.n_features)
 
     def sample(self, sample_shape: int | tuple = (), generator: torch.Generator | None = None) -> torch.Tensor:
-        """Samples ``[n, d]`` with no gradient."""
+        """Samples of shape ``sample_shape + (d,)`` with no gradient."""
         with torch.no_grad():
             return self.rsample(sample_shape, generator)
-
-
-def _count(sample_shape: int | tuple) -> int:
-    """``n`` from ``n``, ``(n,)`` or ``torch.Size([n])``."""
-    if isinstance(sample_shape, int):
-        return sample_shape
-    shape = tuple(sample_shape)
-    if len(shape) != 1:
-        raise ValueError(f"sample_shape must be an int or a 1-tuple (n,), got {sample_shape!r}")
-    return int(shape[0])

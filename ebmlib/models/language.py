@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .._validation import check_ids, check_positive_int
+from ._init import linear
 
 __all__ = ["NeuralLM"]
 
@@ -30,6 +31,7 @@ class NeuralLM(nn.Module):
         hidden_dim: width of the hidden features ``phi(h)``.
         unigram: optional ``[V]`` word frequencies; the output bias starts at their log, so
             the untrained model is the (normalized) unigram model, ``log Z(h) = 0``.
+        generator: random generator for the initial embeddings and hidden layer.
 
     Attributes:
         embedding: ``[V, embed_dim]`` input embeddings.
@@ -38,17 +40,20 @@ class NeuralLM(nn.Module):
     """
 
     def __init__(self, vocab_size: int, context_size: int = 1, embed_dim: int = 32, hidden_dim: int = 64,
-                 unigram: torch.Tensor | None = None) -> None:
+                 unigram: torch.Tensor | None = None, *, generator: torch.Generator | None = None) -> None:
         super().__init__()
         for value, name in [(vocab_size, "vocab_size"), (context_size, "context_size"),
                             (embed_dim, "embed_dim"), (hidden_dim, "hidden_dim")]:
             check_positive_int(value, name)
         self.vocab_size = vocab_size
         self.context_size = context_size
-        self.embedding = nn.Embedding(vocab_size, embed_dim)
-        self.hidden = nn.Linear(context_size * embed_dim, hidden_dim)
-        self.output = nn.Linear(hidden_dim, vocab_size)
+        self.embedding = nn.utils.skip_init(nn.Embedding, vocab_size, embed_dim)
+        with torch.no_grad():
+            self.embedding.weight.normal_(generator=generator)
+        self.hidden = linear(context_size * embed_dim, hidden_dim, generator)
+        self.output = nn.utils.skip_init(nn.Linear, hidden_dim, vocab_size)
         nn.init.zeros_(self.output.weight)
+        nn.init.zeros_(self.output.bias)
         if unigram is not None:
             unigram = torch.as_tensor(unigram, dtype=torch.float32)
             if unigram.shape != (vocab_size,) or not bool((unigram > 0).all()):

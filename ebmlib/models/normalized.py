@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import EnergyModel
+from .base import EnergyModel, Enumeration
 
 __all__ = ["LearnedNormalizer"]
 
@@ -19,8 +19,12 @@ __all__ = ["LearnedNormalizer"]
 class LearnedNormalizer(EnergyModel):
     """Wrap ``model`` so that ``E'(x) = E(x) - c``, i.e. ``log p(x) = -E(x) + c``.
 
-    The wrapped model is normalized exactly when ``c = -log Z(model)``;
-    ``ebmlib.exact.log_partition`` of the wrapper is ``log Z(model) + c``.
+    The wrapper is normalized exactly when ``c = -log Z(model)``. A constant changes no
+    conditional, score or energy difference, so the wrapper keeps every capability of the
+    wrapped model: :mod:`ebmlib.exact` enumerates it as it enumerates ``model`` (an RBM over
+    its smaller layer), and ``exact.log_partition`` of the wrapper is ``log Z(model) + c``
+    wherever ``log Z(model)`` is available exactly (by enumeration or in closed form). Gibbs
+    sweeps, flip gaps and annealing paths are those of ``model``.
 
     Args:
         model: any energy model (its parameters are trained together with ``c``).
@@ -38,7 +42,9 @@ class LearnedNormalizer(EnergyModel):
         self.model = model
         self.n_features = model.n_features
         self.is_binary = model.is_binary
-        self.c = nn.Parameter(torch.tensor(float(c)))
+        param = next(iter(model.parameters()), None)
+        factory = {} if param is None else {"device": param.device, "dtype": param.dtype}
+        self.c = nn.Parameter(torch.tensor(float(c), **factory))
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         """``E(x) - c`` per row: ``[batch, n] -> [batch]``."""
@@ -48,3 +54,27 @@ class LearnedNormalizer(EnergyModel):
         """The density the model claims, ``-E(x) + c``, per row (normalized only if ``c`` is right)."""
         self.check_input(x)
         return -self.energy(x)
+
+    def energy_and_score(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        energy, score = self.model.energy_and_score(x)
+        return energy - self.c.detach().to(energy.dtype), score
+
+    # --- capabilities: those of the wrapped model, shifted by c where a level matters ----
+    def enumeration(self) -> Enumeration | None:
+        inner = self.model.enumeration()
+        return None if inner is None else inner.shifted(lambda s: self._param(self.c, s))
+
+    def closed_form_log_partition(self) -> torch.Tensor | None:
+        inner = self.model.closed_form_log_partition()
+        return None if inner is None else inner + self.c.to(torch.float64)
+
+    def gibbs_sweep(self, x: torch.Tensor, generator: torch.Generator | None = None, **options) -> torch.Tensor:
+        return self.model.gibbs_sweep(x, generator, **options)
+
+    def flip_gaps(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.flip_gaps(x)
+
+    def annealing_path(self, base: object):
+        from ..estimators.paths import ShiftedPath
+
+        return ShiftedPath(self.model.annealing_path(base), self.c)

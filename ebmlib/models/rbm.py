@@ -6,9 +6,9 @@ import torch
 from torch import nn
 from torch.nn.functional import softplus
 
+from .._random import bernoulli_
 from .._validation import check_positive_float, check_positive_int
-from ..utils import bernoulli_from_logits
-from .base import EnergyModel
+from .base import Bipartite, EnergyModel, Enumeration
 
 __all__ = ["RBM"]
 
@@ -22,7 +22,11 @@ class RBM(EnergyModel):
     Args:
         n_visible: number of visible units.
         n_hidden: number of hidden units.
-        init_std: standard deviation of the initial weights; biases start at 0.
+        init_std: standard deviation of the initial Gaussian weights; hidden biases start at 0.
+        visible_bias: initial visible biases ``[n_visible]`` (default 0); the log-odds of
+            the data's pixel means (:func:`ebmlib.utils.base_rate_logits`) are the usual start.
+        generator: random generator for the initial weights (on ``device``).
+        device, dtype: where and in what precision the parameters live.
 
     Attributes:
         weight: ``[n_visible, n_hidden]``.
@@ -32,17 +36,37 @@ class RBM(EnergyModel):
 
     is_binary = True
 
-    def __init__(self, n_visible: int, n_hidden: int, init_std: float = 0.01) -> None:
+    def __init__(
+        self,
+        n_visible: int,
+        n_hidden: int,
+        init_std: float = 0.01,
+        *,
+        visible_bias: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         check_positive_int(n_visible, "n_visible")
         check_positive_int(n_hidden, "n_hidden")
-        if init_std < 0:
+        if not init_std >= 0:
             raise ValueError(f"init_std must be >= 0, got {init_std}")
         self.n_features = n_visible
         self.n_hidden = n_hidden
-        self.weight = nn.Parameter(torch.randn(n_visible, n_hidden) * init_std)
-        self.visible_bias = nn.Parameter(torch.zeros(n_visible))
-        self.hidden_bias = nn.Parameter(torch.zeros(n_hidden))
+        factory = {"device": device, "dtype": dtype or torch.get_default_dtype()}
+        weight = torch.zeros(n_visible, n_hidden, **factory)
+        if init_std > 0:
+            weight.normal_(0.0, init_std, generator=generator)
+        self.weight = nn.Parameter(weight)
+        self.visible_bias = nn.Parameter(torch.zeros(n_visible, **factory))
+        self.hidden_bias = nn.Parameter(torch.zeros(n_hidden, **factory))
+        if visible_bias is not None:
+            visible_bias = torch.as_tensor(visible_bias)
+            if visible_bias.shape != (n_visible,) or not bool(torch.isfinite(visible_bias).all()):
+                raise ValueError(f"visible_bias must be a finite tensor of shape [{n_visible}]")
+            with torch.no_grad():
+                self.visible_bias.copy_(visible_bias)
 
     @property
     def n_visible(self) -> int:
@@ -80,22 +104,78 @@ class RBM(EnergyModel):
 
     def sample_hidden(self, v: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``h ~ p(h | v)``, shape ``[batch, n_hidden]``."""
-        return bernoulli_from_logits(self.hidden_logits(v), generator)
+        with torch.no_grad():
+            return bernoulli_(self.hidden_logits(v).sigmoid_(), generator)
 
     def sample_visible(self, h: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``v ~ p(v | h)``, shape ``[batch, n_visible]``."""
-        return bernoulli_from_logits(self.visible_logits(h), generator)
+        with torch.no_grad():
+            return bernoulli_(self.visible_logits(h).sigmoid_(), generator)
 
-    # --- constructors -----------------------------------------------------------------
+    # --- capabilities -----------------------------------------------------------------
+    def gibbs_sweep(
+        self, v: torch.Tensor, generator: torch.Generator | None = None, *, order: str = "forward"
+    ) -> torch.Tensor:
+        """One block-Gibbs step ``v -> h -> v'``: all hidden units given ``v``, then all visible ones.
+
+        The step is reversible (``order`` changes nothing): its time reversal is itself.
+        Four tensor operations and two in-place Bernoulli draws; no autograd.
+        """
+        with torch.no_grad():
+            return self.sample_visible(self.sample_hidden(v, generator), generator)
+
+    def flip_gaps(self, v: torch.Tensor) -> torch.Tensor:
+        """``F(v) - F(v^(i))`` for every visible unit, in closed form: ``[batch, n] -> [batch, n]``.
+
+        Flipping unit ``i`` moves ``b^T v`` by ``d_i b_i`` and every hidden pre-activation by
+        ``d_i W_i`` (``d_i = 1 - 2 v_i``), so the ``n`` gaps cost ``batch x n x n_hidden`` softplus
+        evaluations and no extra matrix product.
+        """
+        pre = self.hidden_logits(v)  # [B, H]
+        d = 1 - 2 * v  # +1 where the flip switches a unit on
+        w = self._param(self.weight, v)
+        moved = softplus(pre[:, None, :] + d[:, :, None] * w[None]).sum(-1)  # [B, n]
+        return d * self._param(self.visible_bias, v) + moved - softplus(pre).sum(-1, keepdim=True)
+
+    def _bipartite(self) -> Bipartite:
+        return Bipartite(
+            self.n_hidden,
+            lambda h: h @ self._param(self.hidden_bias, h),
+            self.visible_logits,
+        )
+
+    def enumeration(self) -> Enumeration:
+        """Over the smaller layer: the hidden one when ``n_hidden < n_visible``."""
+        if self.n_hidden < self.n_visible:
+            return Enumeration("hidden", self.n_hidden, lambda h: -self.hidden_free_energy(h), self._bipartite())
+        return Enumeration("visible", self.n_visible, lambda v: -self.energy(v), self._bipartite())
+
     def at_temperature(self, temperature: float) -> "RBM":
-        """The same model at temperature ``T`` (all energies divided by ``T``), as a new model."""
+        """The RBM with every parameter divided by ``T``: its *joint* energy is ``E(v, h) / T``.
+
+        (The free energy of the result is not ``F(v) / T``: summing out ``h`` does not commute
+        with tempering.)
+        """
         t = check_positive_float(temperature, "temperature")
-        other = RBM(self.n_visible, self.n_hidden, init_std=0.0).to(self.weight)
+        other = RBM(self.n_visible, self.n_hidden, init_std=0.0, device=self.weight.device, dtype=self.weight.dtype)
         with torch.no_grad():
             for mine, theirs in zip(self.parameters(), other.parameters()):
                 theirs.copy_(mine / t)
         return other
 
+    def annealing_path(self, base: object):
+        """Salakhutdinov and Murray's path: ``W``, ``c`` scaled by ``beta``, ``b`` blended from the base's.
+
+        Applies when ``base`` is an :class:`ebmlib.estimators.paths.Bernoulli` base (independent
+        visible units); any other base gets the generic geometric path.
+        """
+        from ..estimators.paths import Bernoulli, RBMPath
+
+        if isinstance(base, Bernoulli):
+            return RBMPath(self, base)
+        return super().annealing_path(base)
+
+    # --- constructors -----------------------------------------------------------------
     @classmethod
     def random(
         cls,
@@ -115,3 +195,4 @@ class RBM(EnergyModel):
 
     def extra_repr(self) -> str:
         return f"n_visible={self.n_visible}, n_hidden={self.n_hidden}"
+

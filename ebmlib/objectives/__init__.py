@@ -5,7 +5,8 @@ Each drops into an ordinary PyTorch loop (``loss.backward(); optimizer.step()``)
 * Maximum likelihood: :func:`exact_nll` (small models only: it enumerates),
   :func:`contrastive_loss` (given negative samples) and :func:`naive_mcmc`.
 * Cheaper negative phases: :func:`cd` (and its exact expectation :func:`expected_cd`),
-  :func:`pcd`, :class:`PersistentCD`, :class:`FastPCD`.
+  :func:`pcd`, :class:`PersistentCD`, :class:`FastPCD`; :class:`Centering` for centered
+  gradients.
 * No ``Z`` at all, binary data: :func:`pseudolikelihood`, :func:`random_conditional_pl`,
   :func:`generalized_pseudolikelihood`, :func:`ratio_matching`.
 * No ``Z`` at all, continuous data: :func:`score_matching`, :func:`sliced_score_matching`,
@@ -18,7 +19,7 @@ Each drops into an ordinary PyTorch loop (``loss.backward(); optimizer.step()``)
   :func:`normalization_penalty`.
 """
 
-from .contrastive import FastPCD, PersistentCD, cd, expected_cd, pcd
+from .contrastive import Centering, FastPCD, PersistentCD, cd, expected_cd, pcd
 from .likelihood import contrastive_loss, exact_nll, naive_mcmc
 from .noise_contrastive import (
     AdversarialBound,
@@ -31,7 +32,6 @@ from .noise_contrastive import (
 )
 from .output_layer import normalization_penalty, sampled_negative_sampling, sampled_nce, sampled_softmax, softmax_nll
 from .pseudolikelihood import (
-    flip_gaps,
     generalized_pseudolikelihood,
     pseudolikelihood,
     random_conditional_pl,
@@ -41,8 +41,8 @@ from .score_matching import denoising_score_matching, score_matching, sliced_sco
 
 __all__ = [
     "exact_nll", "contrastive_loss", "naive_mcmc",
-    "cd", "expected_cd", "pcd", "PersistentCD", "FastPCD",
-    "flip_gaps", "pseudolikelihood", "random_conditional_pl", "generalized_pseudolikelihood", "ratio_matching",
+    "cd", "expected_cd", "pcd", "PersistentCD", "FastPCD", "Centering",
+    "pseudolikelihood", "random_conditional_pl", "generalized_pseudolikelihood", "ratio_matching",
     "score_matching", "sliced_score_matching", "denoising_score_matching",
     "nce", "nce_accuracy", "negative_sampling", "importance_sampled_nll", "self_contrastive", "FlowContrastive",
     "AdversarialBound",

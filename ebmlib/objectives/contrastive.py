@@ -10,30 +10,107 @@ noise at every update. Two ways to avoid paying that again and again:
   next and run ``k`` more steps. With small learning rates the chains stay close to
   the model's distribution, and the gradient is close to the exact one.
 
-Persistent chains are state: :func:`~ebmlib.objectives.pcd` takes them and returns them (state in, state
-out); :class:`~ebmlib.objectives.PersistentCD` keeps them for you, with any sampler inside, optionally
+``k`` keeps its name from the literature (CD-k). Persistent chains are state:
+:func:`~ebmlib.objectives.pcd` takes them and returns them (state in, state out);
+:class:`~ebmlib.objectives.PersistentCD` keeps them for you, with any kernel inside, optionally
 parallel tempering, and with ``state_dict`` so a checkpoint can store them.
-:class:`~ebmlib.objectives.FastPCD` adds Tieleman and Hinton's (2009) fast weights, which push the chains
-out of the modes they have just visited.
+:class:`~ebmlib.objectives.FastPCD` adds Tieleman and Hinton's (2009) fast weights, which push the
+chains out of the modes they have just visited. :class:`~ebmlib.objectives.Centering` turns any of
+them into the centered gradient of Montavon and Mueller (2012).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 
 from .. import exact
-from .._validation import check_batch, check_generator, check_positive_float, check_positive_int
+from .._validation import check_generator, check_positive_float, check_positive_int, check_probability
 from ..models import EnergyModel
-from ..samplers import gibbs, parallel_tempering
-from ..samplers.tempering import check_temperatures
+from ..samplers import Kernel, ParallelTempering, default_kernel
+from ..samplers.base import _check_kernel
 from .likelihood import contrastive_loss
 
-__all__ = ["cd", "expected_cd", "pcd", "PersistentCD", "FastPCD"]
+__all__ = ["cd", "expected_cd", "pcd", "PersistentCD", "FastPCD", "Centering"]
 
-Sampler = Callable[..., torch.Tensor]
+
+class Centering:
+    r"""Centered gradients for an RBM (Montavon and Mueller 2012; Melchior, Fischer and Wiskott 2016).
+
+    Write the energy with offsets ``mu`` (visible) and ``lambda`` (hidden),
+    ``E(v, h) = -(v - mu)^T W (h - lambda) - b'^T (v - mu) - c'^T (h - lambda)``, take the
+    likelihood gradient step in ``(W, b', c')`` and map it back: with ``<.>`` the data average
+    minus the model average and ``h^ = sigmoid(c + W^T v)``,
+
+        dW = <(v - mu)(h^ - lambda)^T>,   db = <v> - dW lambda,   dc = <h^> - dW^T mu.
+
+    The model is the same; only the direction of the step changes, which conditions the
+    problem far better when units are mostly on or mostly off. The offsets follow running
+    averages of the data's visible means and hidden probabilities (rate ``rate``).
+    ``mu = lambda = 0`` gives the plain gradient back.
+
+    Use it through the ``centering=`` argument of :func:`cd`, :func:`pcd`,
+    :class:`PersistentCD` and :class:`FastPCD`; it keeps its offsets in ``state_dict``.
+
+    Args:
+        rate: weight of the newest batch in the running averages of the offsets, in ``(0, 1]``.
+    """
+
+    def __init__(self, rate: float = 0.01) -> None:
+        self.rate = check_probability(rate, "rate", open_low=True)
+        self.mu: torch.Tensor | None = None
+        self.lam: torch.Tensor | None = None
+
+    def update(self, model: EnergyModel, x: torch.Tensor) -> None:
+        """Move the offsets towards the means of batch ``x`` (the first batch sets them)."""
+        if not callable(getattr(model, "hidden_logits", None)):
+            raise TypeError(f"centering needs an RBM (a model with hidden_logits), got {type(model).__name__}")
+        with torch.no_grad():
+            mu, lam = x.mean(0), torch.sigmoid(model.hidden_logits(x)).mean(0)
+            if self.mu is None:
+                self.mu, self.lam = mu.clone(), lam.clone()
+            else:
+                self.mu.lerp_(mu, self.rate)
+                self.lam.lerp_(lam, self.rate)
+
+    def surrogate(self, model: EnergyModel, v: torch.Tensor) -> torch.Tensor:
+        """Per row, a function whose parameter gradient is minus the centered statistics of ``v``."""
+        with torch.no_grad():
+            a = v - self.mu.to(v)
+            e = torch.sigmoid(model.hidden_logits(v)) - self.lam.to(v)
+            alpha = v - a * (e @ self.lam.to(v))[:, None]
+            gamma = torch.sigmoid(model.hidden_logits(v)) - e * (a @ self.mu.to(v))[:, None]
+        w, b, c = model.weight, model.visible_bias, model.hidden_bias
+        return -((a @ w.to(v)) * e).sum(1) - alpha @ b.to(v) - gamma @ c.to(v)
+
+    def loss(self, model: EnergyModel, x: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
+        """The centered counterpart of :func:`contrastive_loss` (its value means nothing; its gradient does)."""
+        self.update(model, x)
+        return self.surrogate(model, x).mean() - self.surrogate(model, negatives.detach()).mean()
+
+    def state_dict(self) -> dict:
+        return {} if self.mu is None else {"mu": self.mu.clone(), "lam": self.lam.clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if "mu" in state:
+            self.mu, self.lam = state["mu"].clone(), state["lam"].clone()
+
+
+def _loss(model: EnergyModel, x: torch.Tensor, negatives: torch.Tensor, centering: Centering | None) -> torch.Tensor:
+    if centering is None:
+        return contrastive_loss(model, x, negatives)
+    model.check_input(negatives, "negatives")
+    return centering.loss(model, x, negatives)
+
+
+def _run(kernel: Kernel, model: EnergyModel, x: torch.Tensor, n_steps: int, generator) -> torch.Tensor:
+    """``n_steps`` of ``kernel`` from ``x`` (already checked), returning the new states."""
+    state = kernel.init(model, x)
+    for _ in range(n_steps):
+        state, _ = kernel.step(model, state, generator)
+    return state.x
 
 
 def cd(
@@ -41,22 +118,26 @@ def cd(
     x: torch.Tensor,
     k: int = 1,
     *,
-    sampler: Sampler = gibbs,
+    kernel: Kernel | None = None,
+    centering: Centering | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """CD-k loss: negatives are ``k`` sampler steps started at the data batch ``x``.
+    """CD-k loss: negatives are ``k`` kernel steps started at the data batch ``x``.
 
     Args:
         model: the model being trained.
         x: ``[batch, n]`` data.
-        k: sampler steps from the data (>= 1).
-        sampler: ``sampler(model, x, n_steps, generator=...) -> x``, default Gibbs.
+        k: kernel steps from the data (>= 1).
+        kernel: the sampler (default Gibbs for binary models, MALA otherwise).
+        centering: a :class:`Centering` for centered gradients (RBMs).
         generator: random generator on ``x``'s device.
     """
     check_positive_int(k, "k")
     model.check_input(x)
-    negatives = sampler(model, x, k, generator=generator)
-    return contrastive_loss(model, x, negatives)
+    check_generator(generator, x.device)
+    with torch.no_grad():
+        negatives = _run(kernel or default_kernel(model), model, x, k, generator)
+    return _loss(model, x, negatives, centering)
 
 
 def expected_cd(model: EnergyModel, x: torch.Tensor, k: int = 1) -> torch.Tensor:
@@ -65,8 +146,8 @@ def expected_cd(model: EnergyModel, x: torch.Tensor, k: int = 1) -> torch.Tensor
     The chains' law after ``k`` Gibbs steps from the data is ``q T^k``, with ``q`` the
     empirical distribution of ``x`` and ``T`` the exact transition matrix
     (:func:`ebmlib.exact.gibbs_transition`). Its gradient is the expected CD-k update with
-    no Monte Carlo noise, so gradient descent on it converges to CD-k's fixed point.
-    Returns a 0-d float64 tensor.
+    no Monte Carlo noise, so a fit with it reaches CD-k's fixed point, which
+    ``expected_cd``'s gradient being zero certifies. Returns a 0-d float64 tensor.
     """
     check_positive_int(k, "k")
     model.check_input(x)
@@ -86,7 +167,8 @@ def pcd(
     chains: torch.Tensor,
     k: int = 1,
     *,
-    sampler: Sampler = gibbs,
+    kernel: Kernel | None = None,
+    centering: Centering | None = None,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """PCD-k (SML) loss: advance the persistent ``chains`` by ``k`` steps and use them.
@@ -95,8 +177,9 @@ def pcd(
         model: the model being trained.
         x: ``[batch, n]`` data.
         chains: ``[chains, n]`` the persistent chains' current state.
-        k: sampler steps per update (>= 1).
-        sampler: ``sampler(model, x, n_steps, generator=...) -> x``, default Gibbs.
+        k: kernel steps per update (>= 1).
+        kernel: the sampler (default Gibbs for binary models, MALA otherwise).
+        centering: a :class:`Centering` for centered gradients (RBMs).
         generator: random generator on ``x``'s device.
 
     Returns:
@@ -104,9 +187,10 @@ def pcd(
     """
     check_positive_int(k, "k")
     model.check_input(x)
-    model.check_input(chains, "chains")
-    chains = sampler(model, chains, k, generator=generator)
-    return contrastive_loss(model, x, chains), chains
+    check_generator(generator, x.device)
+    with torch.no_grad():
+        chains = _run(kernel or default_kernel(model), model, model.check_input(chains, "chains"), k, generator)
+    return _loss(model, x, chains, centering), chains
 
 
 class PersistentCD:
@@ -114,12 +198,13 @@ class PersistentCD:
 
     Args:
         chains: ``[chains, n]`` initial states of the persistent chains.
-        k: sampler steps per update (>= 1).
-        sampler: ``sampler(model, x, n_steps, generator=...) -> x``, default Gibbs.
+        k: kernel steps per update (>= 1).
+        kernel: the sampler (default Gibbs for binary models, MALA otherwise).
         temperatures: if given, the chains are replicated over this temperature ladder
-            (starting at 1) and advanced by :func:`~ebmlib.samplers.parallel_tempering`;
-            the ``T = 1`` replica gives the negatives, and ``swap_rates`` reports the
-            swap acceptance rates of the last update.
+            (starting at 1) and advanced by :class:`~ebmlib.samplers.ParallelTempering`
+            around ``kernel``; the ``T = 1`` replica gives the negatives, and ``swap_rates``
+            reports the swap acceptance rates of the last update.
+        centering: a :class:`Centering` for centered gradients (RBMs).
         generator: random generator on the chains' device. Its state is part of
             :meth:`state_dict`, so a checkpointed run resumes bit for bit.
 
@@ -133,18 +218,22 @@ class PersistentCD:
         chains: torch.Tensor,
         k: int = 1,
         *,
-        sampler: Sampler = gibbs,
+        kernel: Kernel | None = None,
         temperatures: Sequence[float] | None = None,
+        centering: Centering | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
         self.k = check_positive_int(k, "k")
         if not isinstance(chains, torch.Tensor) or chains.dim() != 2:
             raise ValueError("chains must be a [chains, n] tensor")
         check_generator(generator, chains.device)
-        self.sampler = sampler
-        self.temperatures = None if temperatures is None else check_temperatures(temperatures)
-        n_temps = 1 if self.temperatures is None else len(self.temperatures)
+        if kernel is not None:
+            _check_kernel(kernel)
+        self.kernel = kernel
+        self.tempering = None if temperatures is None else ParallelTempering(kernel, temperatures)
+        n_temps = 1 if self.tempering is None else len(self.tempering.temperatures)
         self.replicas = chains.detach().expand(n_temps, -1, -1).clone()
+        self.centering = centering
         self.generator = generator
         self.swap_rates: torch.Tensor | None = None
 
@@ -155,23 +244,31 @@ class PersistentCD:
 
     def advance(self, model: EnergyModel) -> torch.Tensor:
         """Move the chains ``k`` steps under ``model`` and return the new ``T = 1`` states."""
-        check_batch(self.chains, "chains", model.n_features, binary=model.is_binary)
-        if self.temperatures is None:
-            self.replicas[0] = self.sampler(model, self.chains, self.k, generator=self.generator)
-        else:
-            result = parallel_tempering(model, self.replicas, self.temperatures, self.k, generator=self.generator)
-            self.replicas, self.swap_rates = result.replicas, result.swap_rates
+        model.check_input(self.chains, "chains")
+        with torch.no_grad():
+            if self.tempering is None:
+                kernel = self.kernel or default_kernel(model)
+                self.replicas = _run(kernel, model, self.chains, self.k, self.generator)[None]
+            else:
+                state = self.tempering.init(model, self.replicas)
+                rates = []
+                for _ in range(self.k):
+                    state, info = self.tempering.step(model, state, self.generator)
+                    rates.append(info.swap_rates)
+                self.replicas, self.swap_rates = state.replicas, torch.stack(rates).mean(0)
         return self.chains
 
     def __call__(self, model: EnergyModel, x: torch.Tensor) -> torch.Tensor:
         model.check_input(x)
-        return contrastive_loss(model, x, self.advance(model))
+        return _loss(model, x, self.advance(model), self.centering)
 
     def state_dict(self) -> dict:
-        """The persistent state: replicas and generator state (tensors, safe to ``torch.save``)."""
+        """The persistent state: replicas, generator state, centering offsets (tensors, safe to ``torch.save``)."""
         state = {"replicas": self.replicas.clone()}
         if self.generator is not None:
             state["generator"] = self.generator.get_state()
+        if self.centering is not None:
+            state["centering"] = self.centering.state_dict()
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -184,19 +281,24 @@ class PersistentCD:
         self.replicas = state["replicas"].to(self.replicas).clone()
         if self.generator is not None and "generator" in state:
             self.generator.set_state(state["generator"])
+        if self.centering is not None and "centering" in state:
+            self.centering.load_state_dict(state["centering"])
 
 
 class FastPCD(PersistentCD):
-    """Fast persistent contrastive divergence (Tieleman and Hinton, 2009).
+    r"""Fast persistent contrastive divergence (Tieleman and Hinton, 2009).
 
     The chains sample from a model with parameters ``theta + theta_fast``. After every
     update the fast weights take the same gradient step as the model, with their own,
     larger learning rate, and decay towards zero:
-    ``theta_fast <- decay * theta_fast - fast_lr * grad``. The fast weights raise the
-    energy wherever the chains have just been, pushing them on to other modes.
+
+        theta_fast <- decay * theta_fast - fast_lr * grad,
+
+    where ``grad`` is the gradient of this loss. The fast weights raise the energy wherever
+    the chains have just been, pushing them on to other modes.
 
     Args:
-        chains, k, sampler, generator: as in :class:`PersistentCD`.
+        chains, k, kernel, centering, generator: as in :class:`PersistentCD`.
         fast_lr: learning rate of the fast weights.
         fast_decay: multiplicative decay of the fast weights per update (in ``(0, 1)``).
     """
@@ -208,14 +310,13 @@ class FastPCD(PersistentCD):
         *,
         fast_lr: float = 0.05,
         fast_decay: float = 0.95,
-        sampler: Sampler = gibbs,
+        kernel: Kernel | None = None,
+        centering: Centering | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
-        super().__init__(chains, k, sampler=sampler, generator=generator)
+        super().__init__(chains, k, kernel=kernel, centering=centering, generator=generator)
         self.fast_lr = check_positive_float(fast_lr, "fast_lr")
-        if not 0.0 < fast_decay < 1.0:
-            raise ValueError(f"fast_decay must lie strictly between 0 and 1, got {fast_decay}")
-        self.fast_decay = fast_decay
+        self.fast_decay = check_probability(fast_decay, "fast_decay", open_low=True, open_high=True)
         self.fast: list[torch.Tensor] | None = None
         self._shadow: EnergyModel | None = None
 
@@ -228,7 +329,7 @@ class FastPCD(PersistentCD):
         with torch.no_grad():
             for shadow, p, f in zip(self._shadow.parameters(), params, self.fast):
                 shadow.copy_(p + f)
-        loss = contrastive_loss(model, x, self.advance(self._shadow))
+        loss = _loss(model, x, self.advance(self._shadow), self.centering)
         grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
         with torch.no_grad():
             for f, g in zip(self.fast, grads):

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import torch
 
+from .._random import bernoulli_
 from .._validation import check_generator, check_positive_int
 from ..exact import log_likelihood
 from ..models import EnergyModel
-from ..samplers import gibbs
+from ..samplers import Kernel, default_kernel, run_chain
 
 __all__ = ["exact_nll", "contrastive_loss", "naive_mcmc"]
 
@@ -52,22 +53,27 @@ def naive_mcmc(
     *,
     burn_in: int,
     n_chains: int | None = None,
+    kernel: Kernel | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """The naive MCMC estimate: fresh chains from uniform noise, ``burn_in`` Gibbs sweeps, then
+    """The naive MCMC estimate: fresh chains from uniform noise, ``burn_in`` kernel steps, then
     :func:`contrastive_loss`. Every call pays the whole burn-in again; that cost is what
     contrastive divergence and persistent chains remove.
 
     Args:
         model: a binary model.
         x: ``[batch, n]`` data.
-        burn_in: Gibbs sweeps per call (>= 1).
+        burn_in: kernel steps per call (>= 1).
         n_chains: number of fresh chains (default: the batch size).
+        kernel: the sampler (default Gibbs).
         generator: random generator on ``x``'s device.
     """
     check_positive_int(burn_in, "burn_in")
     check_generator(generator, x.device)
+    if not model.is_binary:
+        raise TypeError(f"naive_mcmc starts chains from uniform 0/1 noise: it needs a binary model, "
+                        f"got {type(model).__name__}")
     n_chains = x.shape[0] if n_chains is None else check_positive_int(n_chains, "n_chains")
-    start = torch.rand(n_chains, model.n_features, generator=generator, dtype=x.dtype, device=x.device)
-    negatives = gibbs(model, (start < 0.5).to(x.dtype), burn_in, generator=generator)
+    start = bernoulli_(torch.full((n_chains, model.n_features), 0.5, dtype=x.dtype, device=x.device), generator)
+    negatives = run_chain(kernel or default_kernel(model), model, start, burn_in, generator=generator)
     return contrastive_loss(model, x, negatives)

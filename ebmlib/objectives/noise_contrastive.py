@@ -37,27 +37,22 @@ import torch.nn.functional as F
 
 from .._validation import check_generator, check_positive_int
 from ..models import EnergyModel
-from ..utils import log_mean_exp
+from ..utils import draw, log_mean_exp
 
 __all__ = ["nce", "negative_sampling", "importance_sampled_nll", "self_contrastive", "nce_accuracy",
            "FlowContrastive", "AdversarialBound"]
 
 
 def _draw(noise: object, n: int, n_features: int, generator: torch.Generator | None) -> torch.Tensor:
-    """``n`` samples ``[n, d]`` from a noise object (a torch distribution or anything with ``sample``)."""
+    """``n`` samples ``[n, d]`` from a noise object (anything with ``sample(sample_shape, generator)``,
+    ``torch.distributions`` objects included)."""
     if not callable(getattr(noise, "sample", None)):
         raise TypeError(f"noise must have a sample method (a torch.distributions object, say), "
                         f"got {type(noise).__name__}")
-    if isinstance(noise, torch.distributions.Distribution):
-        if generator is not None:
-            raise ValueError("torch.distributions objects take no generator: pass generator=None "
-                             "(they draw from the global RNG, seeded by seed_everything)")
-        y = noise.sample((n,))
-    else:
-        y = noise.sample(n) if generator is None else noise.sample(n, generator=generator)
+    y = draw(noise, (n,), generator)
     if not isinstance(y, torch.Tensor) or tuple(y.shape) != (n, n_features):
         shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-        raise ValueError(f"noise.sample({n}) must return shape [{n}, {n_features}], got {shape}")
+        raise ValueError(f"noise.sample(({n},)) must return shape [{n}, {n_features}], got {shape}")
     return y
 
 
@@ -88,7 +83,7 @@ def _negatives(model: EnergyModel, x: torch.Tensor, noise: object, k: int,
     return model.check_input(noise_samples.to(x.dtype), "noise_samples")
 
 
-def logistic_loss(data_logits: torch.Tensor, noise_logits: torch.Tensor, k: float) -> torch.Tensor:
+def _logistic_loss(data_logits: torch.Tensor, noise_logits: torch.Tensor, k: float) -> torch.Tensor:
     """``mean softplus(-G_data) + k * mean softplus(G_noise)``: the NCE loss per data point.
 
     ``-log sigmoid(G) = softplus(-G)`` and ``-log(1 - sigmoid(G)) = softplus(G)`` never
@@ -118,12 +113,12 @@ def nce(
         k: noise samples per data point (the prior odds noise : data).
         noise_samples: ``[k * batch, n]`` noise samples to use instead of drawing them
             (to hold them fixed across an optimization).
-        generator: random generator for the noise draws (not for ``torch.distributions``).
+        generator: random generator for the noise draws.
 
     Returns:
         0-d loss; its minimiser over an unrestricted model is ``p_model = p_data``.
     """
-    return logistic_loss(*_nce_logits(model, x, noise, k, noise_samples, generator), k)
+    return _logistic_loss(*_nce_logits(model, x, noise, k, noise_samples, generator), k)
 
 
 def _nce_logits(model, x, noise, k, noise_samples, generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -163,7 +158,7 @@ def negative_sampling(
     Args: as :func:`~ebmlib.objectives.nce`.
     """
     y = _negatives(model, x, noise, k, noise_samples, generator)
-    return logistic_loss(-model.energy(x), -model.energy(y), k)
+    return _logistic_loss(-model.energy(x), -model.energy(y), k)
 
 
 def importance_sampled_nll(
@@ -216,7 +211,7 @@ def self_contrastive(model: EnergyModel, x: torch.Tensor, negatives: torch.Tenso
     k = negatives.shape[0] / x.shape[0]
     e_data, e_noise = model.energy(x), model.energy(negatives.detach())
     log_k = math.log(k)
-    return logistic_loss(e_data.detach() - e_data - log_k, e_noise.detach() - e_noise - log_k, k)
+    return _logistic_loss(e_data.detach() - e_data - log_k, e_noise.detach() - e_noise - log_k, k)
 
 
 @contextmanager
@@ -235,39 +230,53 @@ def _parameters_frozen(model: torch.nn.Module):
 class _TrainedFlow:
     """What the two flow-training objectives share: the flow, its optimizer, checkpointing."""
 
-    def __init__(self, flow: torch.nn.Module, optimizer: torch.optim.Optimizer, name: str) -> None:
+    def __init__(self, flow: torch.nn.Module, optimizer: torch.optim.Optimizer, name: str,
+                 generator: torch.Generator | None) -> None:
         for method in ("rsample_with_log_prob", "rsample", "sample", "log_prob"):
             if not callable(getattr(flow, method, None)):
                 raise TypeError(f"{name} must be a flow with rsample_with_log_prob, rsample, sample and "
                                 f"log_prob (an ebmlib.models.CouplingFlow), got {type(flow).__name__}")
-        self.flow, self.optimizer = flow, optimizer
+        param = next(iter(flow.parameters()), None)
+        check_generator(generator, param.device if param is not None else torch.device("cpu"))
+        self.flow, self.optimizer, self.generator = flow, optimizer, generator
 
     def state_dict(self) -> dict:
-        return {"flow": self.flow.state_dict(), "optimizer": self.optimizer.state_dict()}
+        state = {"flow": self.flow.state_dict(), "optimizer": self.optimizer.state_dict()}
+        if self.generator is not None:
+            state["generator"] = self.generator.get_state()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.flow.load_state_dict(state["flow"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.generator is not None and "generator" in state:
+            self.generator.set_state(state["generator"])
 
 
 class FlowContrastive(_TrainedFlow):
-    """Flow contrastive estimation (Gao et al. 2020): NCE against a flow that fights back.
+    r"""Flow contrastive estimation (Gao et al. 2020): NCE against a flow that fights back.
 
-    Each call first takes one step of ``flow_optimizer`` that *raises* the NCE loss (the
+    With ``J(theta, q) = -E_data[log sigma(G)] - k E_q[log(1 - sigma(G))]`` the NCE loss of the
+    model against the flow ``q`` as noise, the two play
+
+        min_theta max_q J(theta, q):
+
+    each call first takes ``flow_steps`` steps of ``flow_optimizer`` that *raise* ``J`` (the
     flow moves its samples towards where the classifier is confused, i.e. towards the
-    data), then returns the NCE loss of the model against fresh flow samples, for the
-    model's optimizer to lower. Use it as ``loss_fn`` in :func:`ebmlib.training.fit`.
+    data), then returns ``J`` against fresh flow samples, for the model's optimizer to lower.
+    Use it as ``loss_fn`` in :func:`ebmlib.training.fit`.
 
     Args:
         flow: a :class:`~ebmlib.models.CouplingFlow`.
         flow_optimizer: an optimizer over the flow's parameters.
         k: noise samples per data point.
         flow_steps: flow updates per call (0 keeps the flow fixed: plain NCE).
+        generator: random generator for the flow's samples (its state is in ``state_dict``).
     """
 
     def __init__(self, flow: torch.nn.Module, flow_optimizer: torch.optim.Optimizer, k: int = 1,
-                 flow_steps: int = 1) -> None:
-        super().__init__(flow, flow_optimizer, "flow")
+                 flow_steps: int = 1, *, generator: torch.Generator | None = None) -> None:
+        super().__init__(flow, flow_optimizer, "flow", generator)
         self.k = check_positive_int(k, "k")
         self.flow_steps = check_positive_int(flow_steps, "flow_steps", allow_zero=True)
 
@@ -276,10 +285,12 @@ class FlowContrastive(_TrainedFlow):
         with _parameters_frozen(model):
             for _ in range(self.flow_steps):
                 self.optimizer.zero_grad(set_to_none=True)
-                (-nce(model, x, self.flow, self.k, noise_samples=self.flow.rsample(n))).backward()
+                y = self.flow.rsample(n, generator=self.generator)
+                (-nce(model, x, self.flow, self.k, noise_samples=y)).backward()
                 self.optimizer.step()
         # fresh samples, and a density that does not track the flow: only the model learns here
-        return nce(model, x, _Frozen(self.flow), self.k, noise_samples=self.flow.sample(n))
+        y = self.flow.sample(n, generator=self.generator)
+        return nce(model, x, _Frozen(self.flow), self.k, noise_samples=y)
 
 
 class AdversarialBound(_TrainedFlow):
@@ -298,11 +309,13 @@ class AdversarialBound(_TrainedFlow):
         n_samples: sampler draws per call (default: the batch size).
         sampler_steps: sampler updates per call; the sampler must keep up with the energy,
             or the energy runs away where the sampler is not.
+        generator: random generator for the sampler's draws (its state is in ``state_dict``).
     """
 
     def __init__(self, sampler: torch.nn.Module, sampler_optimizer: torch.optim.Optimizer,
-                 n_samples: int | None = None, sampler_steps: int = 1) -> None:
-        super().__init__(sampler, sampler_optimizer, "sampler")
+                 n_samples: int | None = None, sampler_steps: int = 1, *,
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__(sampler, sampler_optimizer, "sampler", generator)
         self.n_samples = None if n_samples is None else check_positive_int(n_samples, "n_samples")
         self.sampler_steps = check_positive_int(sampler_steps, "sampler_steps")
 
@@ -312,10 +325,10 @@ class AdversarialBound(_TrainedFlow):
         with _parameters_frozen(model):
             for _ in range(self.sampler_steps):
                 self.optimizer.zero_grad(set_to_none=True)
-                y, log_q = self.flow.rsample_with_log_prob(n)
+                y, log_q = self.flow.rsample_with_log_prob(n, self.generator)
                 (model.energy(y) + log_q).mean().backward()  # KL(q || p~) up to log Z
                 self.optimizer.step()
-        y = self.flow.sample(n)
+        y = self.flow.sample(n, generator=self.generator)
         return model.energy(x).mean() - model.energy(y.to(x.dtype)).mean()
 
 

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .._validation import check_generator, check_ids, check_positive_int
-from .noise_contrastive import logistic_loss
+from .noise_contrastive import _logistic_loss
 
 __all__ = ["softmax_nll", "sampled_nce", "sampled_negative_sampling", "sampled_softmax",
            "normalization_penalty"]
@@ -121,7 +121,7 @@ def sampled_nce(
     """
     s_target, ids, s_noise = _sampled_scores(weight, bias, hidden, target, noise_probs, k, generator)
     log_kq = noise_probs.log() + math.log(k)
-    return logistic_loss(s_target + log_c - log_kq[target], s_noise + log_c - log_kq[ids], k)
+    return _logistic_loss(s_target + log_c - log_kq[target], s_noise + log_c - log_kq[ids], k)
 
 
 def sampled_negative_sampling(
@@ -134,7 +134,7 @@ def sampled_negative_sampling(
     scores is the data distribution divided by ``q``: good for embeddings, not for likelihood.
     """
     s_target, _, s_noise = _sampled_scores(weight, bias, hidden, target, noise_probs, k, generator)
-    return logistic_loss(s_target, s_noise, k)
+    return _logistic_loss(s_target, s_noise, k)
 
 
 def sampled_softmax(

@@ -7,10 +7,10 @@ probabilities is an energy difference. With the *gap* ``g_i(x) = E(x) - E(x^(i))
   **pseudolikelihood** (Besag 1975) is ``sum_i log p(x_i | x_-i) = -sum_i softplus(g_i)``;
 * **ratio matching** (Hyvarinen 2007) fits ``sum_i sigmoid(g_i)^2``.
 
-Both need the ``n`` gaps of each example. A Boltzmann machine gives them in closed form
-from its local fields; any other binary model gets them from one batched energy evaluation
-of all ``n`` flipped copies (``n`` times the work of the energy, in one pass rather than
-``n`` separate ones).
+Both need the ``n`` gaps of each example, which every model supplies through
+:meth:`~ebmlib.models.EnergyModel.flip_gaps`: a Boltzmann machine in closed form from its
+local fields, an RBM in closed form from its hidden pre-activations, and any other binary
+model from one batched energy evaluation of all ``n`` flipped copies.
 
 **Generalized pseudolikelihood** replaces single units by small sets ``S`` of units and
 enumerates the ``2^|S|`` values of each set exactly.
@@ -25,26 +25,14 @@ from torch.nn.functional import softplus
 
 from .._validation import check_generator
 from ..exact import binary_states
-from ..models import BoltzmannMachine, EnergyModel
+from ..models import EnergyModel
 
 __all__ = [
-    "flip_gaps",
     "pseudolikelihood",
     "random_conditional_pl",
     "generalized_pseudolikelihood",
     "ratio_matching",
 ]
-
-
-def flip_gaps(model: EnergyModel, x: torch.Tensor) -> torch.Tensor:
-    """``E(x) - E(x^(i))`` for every unit ``i``: ``[batch, n] -> [batch, n]``."""
-    if isinstance(model, BoltzmannMachine):
-        return -(2 * x - 1) * model.local_fields(x)
-    batch, n = x.shape
-    flipped = x[:, None, :].repeat(1, n, 1)
-    idx = torch.arange(n, device=x.device)
-    flipped[:, idx, idx] = 1 - flipped[:, idx, idx]
-    return model.energy(x)[:, None] - model.energy(flipped.reshape(batch * n, n)).reshape(batch, n)
 
 
 def _check_binary_model(model: EnergyModel, x: torch.Tensor) -> None:
@@ -61,7 +49,7 @@ def pseudolikelihood(model: EnergyModel, x: torch.Tensor) -> torch.Tensor:
         x: ``[batch, n]`` binary data.
     """
     _check_binary_model(model, x)
-    return softplus(flip_gaps(model, x)).sum(1).mean()
+    return softplus(model.flip_gaps(x)).sum(1).mean()
 
 
 def random_conditional_pl(
@@ -132,4 +120,4 @@ def ratio_matching(model: EnergyModel, x: torch.Tensor) -> torch.Tensor:
     its one-flip neighbours; it never needs ``Z``.
     """
     _check_binary_model(model, x)
-    return torch.sigmoid(flip_gaps(model, x)).pow(2).sum(1).mean()
+    return torch.sigmoid(model.flip_gaps(x)).pow(2).sum(1).mean()

@@ -1,20 +1,29 @@
-"""Markov chain samplers, each a kernel (state in, state out) run over many chains at once.
+"""Markov chain samplers: kernels with states, run over many chains at once.
 
-* :func:`gibbs`: systematic-scan Gibbs (Boltzmann machines), block Gibbs (RBMs).
-* :func:`metropolis_hastings`: random-walk Metropolis-Hastings (binary or continuous).
-* :func:`langevin`: unadjusted or Metropolis-adjusted Langevin dynamics (continuous).
-* :func:`parallel_tempering`: replicas at a ladder of temperatures with swap moves.
+Every sampler is a *kernel* (see :mod:`ebmlib.samplers.base`): ``init(model, x) -> State`` and
+``step(model, state, generator, **params) -> (State, Info)``, with ``NamedTuple`` states that
+carry what the next step reuses.
 
-The single-step kernels (:func:`gibbs_step`, :func:`mh_step`, :func:`langevin_step`)
-are public so that persistence, tempering and annealing can be composed around them.
+* :class:`Gibbs`: each model's own Gibbs sweep (block Gibbs for RBMs, a compiled systematic
+  scan for Boltzmann machines);
+* :class:`MetropolisHastings`: random-walk Metropolis-Hastings (binary or continuous);
+* :class:`Langevin`: unadjusted or Metropolis-adjusted Langevin dynamics (continuous);
+* :class:`ParallelTempering`: any kernel on a ladder of temperatures, with swap moves.
+
+:func:`run_chain` runs any kernel and records traces; :func:`gibbs`,
+:func:`metropolis_hastings`, :func:`langevin` and :func:`parallel_tempering` are its shortcuts.
 """
 
-from .gibbs import gibbs, gibbs_step
-from .langevin import langevin, langevin_step
-from .metropolis import metropolis_hastings, mh_step
-from .tempering import TemperingResult, check_temperatures, parallel_tempering
+from .base import Chain, Kernel, default_kernel, run_chain
+from .gibbs import Gibbs, GibbsInfo, GibbsState, gibbs
+from .langevin import Langevin, LangevinInfo, LangevinState, langevin
+from .metropolis import MetropolisHastings, MHInfo, MHState, metropolis_hastings
+from .tempering import ParallelTempering, TemperingInfo, TemperingResult, TemperingState, parallel_tempering
 
 __all__ = [
-    "gibbs", "gibbs_step", "metropolis_hastings", "mh_step", "langevin", "langevin_step",
-    "parallel_tempering", "TemperingResult", "check_temperatures",
+    "Kernel", "Chain", "run_chain", "default_kernel",
+    "Gibbs", "GibbsState", "GibbsInfo", "gibbs",
+    "MetropolisHastings", "MHState", "MHInfo", "metropolis_hastings",
+    "Langevin", "LangevinState", "LangevinInfo", "langevin",
+    "ParallelTempering", "TemperingState", "TemperingInfo", "TemperingResult", "parallel_tempering",
 ]

@@ -2,75 +2,105 @@
 
 A step moves each chain along the score and adds Gaussian noise,
 
-    x' = x + eps * grad log p~(x) + sqrt(2 eps) * xi,    xi ~ N(0, I).
+    x' = x + eps * grad log p~(x) + sigma * xi,    xi ~ N(0, I),   sigma = sqrt(2 eps) by default.
 
-Unadjusted, the chain's stationary distribution is only close to ``p`` (the bias
-shrinks with ``eps``). Adjusted, each move is accepted with the Metropolis-Hastings
-probability for this asymmetric proposal, which makes ``p`` exactly stationary.
-Neither needs ``Z``: the score of ``p~`` equals the score of ``p``.
+Unadjusted, the chain's stationary distribution is only close to ``p`` (the bias shrinks
+with ``eps``). Adjusted, each move is accepted with the Metropolis-Hastings probability for
+this asymmetric proposal, which makes ``p`` exactly stationary. Neither needs ``Z``: the
+score of ``p~`` equals the score of ``p``.
+
+A noise scale other than ``sqrt(2 eps)`` changes what the unadjusted chain samples: for small
+steps it is ``p^(1/T)`` with temperature ``T = sigma^2 / (2 eps)``, a *tempered* model, not the
+model. Deep energy-based models are often trained that way (chapter 9).
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
-from .._validation import check_generator, check_positive_float
+from .._validation import check_positive_float
 from ..models import EnergyModel
-from ._chain import run_chain
+from .base import Chain, Kernel, run_chain
 
-__all__ = ["langevin", "langevin_step"]
-
-
-def _log_proposal(to: torch.Tensor, frm: torch.Tensor, score_frm: torch.Tensor, eps: float) -> torch.Tensor:
-    """``log q(to | frm)`` up to a constant that cancels in the acceptance ratio."""
-    diff = to - frm - eps * score_frm
-    return -(diff * diff).sum(-1) / (4 * eps)
+__all__ = ["Langevin", "LangevinState", "LangevinInfo", "langevin"]
 
 
-def langevin_step(
-    model: EnergyModel,
-    x: torch.Tensor,
-    energy: torch.Tensor,
-    score: torch.Tensor,
-    step_size: float,
-    adjusted: bool = False,
-    generator: torch.Generator | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """One Langevin step for every chain.
+class LangevinState(NamedTuple):
+    """The chains ``x`` ``[chains, d]``, their energies ``[chains]`` and scores ``[chains, d]``."""
+
+    x: torch.Tensor
+    energy: torch.Tensor
+    score: torch.Tensor
+
+
+class LangevinInfo(NamedTuple):
+    """``accepted``: ``[chains]`` bool (all True for the unadjusted kernel)."""
+
+    accepted: torch.Tensor
+
+
+def _drift(score: torch.Tensor, max_score: float | None) -> torch.Tensor:
+    return score if max_score is None else score.clamp(-max_score, max_score)
+
+
+class Langevin(Kernel):
+    """One Langevin step per chain; every step evaluates the model once (energy and score together).
 
     Args:
-        model: a continuous model.
-        x: ``[chains, d]`` current state, with its ``energy`` ``[chains]`` and ``score``
-            ``[chains, d]`` (carried between steps so that each step evaluates them once).
         step_size: ``eps``.
         adjusted: accept or reject with the Metropolis-Hastings ratio (MALA).
-        generator: random generator on ``x``'s device.
-
-    Returns:
-        ``(x, energy, score, accepted)``; ``accepted`` is ``None`` when not adjusted.
+        noise_scale: ``sigma``; ``None`` for ``sqrt(2 eps)``, the value for which the target is
+            the model itself. Any other value targets a tempered model (see the module docstring).
+        max_score: clip each coordinate of the score to ``[-max_score, max_score]`` before the
+            move (a stabiliser used when training deep energy models, Du and Mordatch 2019);
+            ``None`` for no clipping. MALA accounts for the clipped drift in its ratio.
     """
-    noise = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
-    proposal = x + step_size * score + math.sqrt(2 * step_size) * noise
-    proposal_score = model.score(proposal)
-    if not adjusted:
-        return proposal, energy, proposal_score, None
-    proposal_energy = model.energy(proposal)
-    log_ratio = (
-        energy - proposal_energy
-        + _log_proposal(x, proposal, proposal_score, step_size)
-        - _log_proposal(proposal, x, score, step_size)
-    )
-    u = torch.rand(x.shape[0], dtype=x.dtype, device=x.device, generator=generator)
-    accepted = torch.log(u) < log_ratio
-    keep = accepted[:, None]
-    return (
-        torch.where(keep, proposal, x),
-        torch.where(accepted, proposal_energy, energy),
-        torch.where(keep, proposal_score, score),
-        accepted,
-    )
+
+    def __init__(
+        self,
+        step_size: float = 0.01,
+        *,
+        adjusted: bool = False,
+        noise_scale: float | None = None,
+        max_score: float | None = None,
+    ) -> None:
+        self.params = {"step_size": check_positive_float(step_size, "step_size"), "adjusted": bool(adjusted),
+                       "noise_scale": None if noise_scale is None else check_positive_float(noise_scale, "noise_scale"),
+                       "max_score": None if max_score is None else check_positive_float(max_score, "max_score")}
+
+    def init(self, model: EnergyModel, x: torch.Tensor) -> LangevinState:
+        if model.is_binary:
+            raise TypeError(f"Langevin dynamics needs a continuous model, {type(model).__name__} is binary")
+        model.check_input(x)
+        return LangevinState(x, *model.energy_and_score(x))
+
+    def step(self, model: EnergyModel, state: LangevinState, generator: torch.Generator | None = None,
+             **params) -> tuple[LangevinState, LangevinInfo]:
+        s = self._settings(params)
+        eps = check_positive_float(s["step_size"], "step_size")
+        sigma = math.sqrt(2 * eps) if s["noise_scale"] is None else s["noise_scale"]
+        x, energy, score = state
+        noise = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
+        proposal = x + eps * _drift(score, s["max_score"]) + sigma * noise
+        proposal_energy, proposal_score = model.energy_and_score(proposal)
+        if not s["adjusted"]:
+            accepted = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
+            return LangevinState(proposal, proposal_energy, proposal_score), LangevinInfo(accepted)
+
+        def log_q(to, frm, frm_score):  # log proposal density, up to a constant that cancels
+            diff = to - frm - eps * _drift(frm_score, s["max_score"])
+            return -(diff * diff).sum(-1) / (2 * sigma**2)
+
+        log_ratio = (energy - proposal_energy + log_q(x, proposal, proposal_score) - log_q(proposal, x, score))
+        u = torch.rand(x.shape[0], dtype=x.dtype, device=x.device, generator=generator)
+        accepted = torch.log(u) < log_ratio
+        keep = accepted[:, None]
+        new = LangevinState(torch.where(keep, proposal, x), torch.where(accepted, proposal_energy, energy),
+                            torch.where(keep, proposal_score, score))
+        return new, LangevinInfo(accepted)
 
 
 def langevin(
@@ -80,11 +110,12 @@ def langevin(
     *,
     step_size: float = 0.01,
     adjusted: bool = False,
+    noise_scale: float | None = None,
     generator: torch.Generator | None = None,
+    trace=None,
     progress: bool = False,
-    return_acceptance: bool = False,
-) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """Run ``n_steps`` of (unadjusted or Metropolis-adjusted) Langevin dynamics.
+) -> torch.Tensor | Chain:
+    """Run ``n_steps`` of (unadjusted or Metropolis-adjusted) Langevin dynamics (:class:`Langevin`).
 
     Args:
         model: a continuous model.
@@ -92,28 +123,13 @@ def langevin(
         n_steps: number of steps.
         step_size: ``eps`` in the update above.
         adjusted: ``True`` for MALA (exact stationary distribution), ``False`` for ULA.
+        noise_scale: ``sigma`` (default ``sqrt(2 eps)``).
         generator: random generator on ``x``'s device.
+        trace: statistics to record (see :func:`run_chain`), e.g. ``("accepted",)``.
         progress: show a progress bar.
-        return_acceptance: also return each chain's acceptance rate (all ones for ULA).
 
     Returns:
-        The ``[chains, d]`` final state, and with ``return_acceptance`` a ``[chains]``
-        float64 tensor of acceptance rates.
+        The ``[chains, d]`` final states (a :class:`Chain` with ``trace``).
     """
-    if model.is_binary:
-        raise TypeError(f"langevin needs a continuous model, {type(model).__name__} is binary")
-    model.check_input(x)
-    check_positive_float(step_size, "step_size")
-    check_generator(generator, x.device)
-    x = x.detach().clone()
-    energy = model.energy(x).detach() if adjusted else torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
-    start = (x, energy, model.score(x))
-
-    def kernel(state):
-        *new, acc = langevin_step(model, *state, step_size, adjusted, generator)
-        return tuple(new), acc
-
-    (x, _, _), rate = run_chain(kernel, start, n_steps, progress=progress, desc="Langevin")
-    if return_acceptance:
-        return x, rate if rate is not None else torch.ones(x.shape[0], dtype=torch.float64)
-    return x
+    kernel = Langevin(step_size, adjusted=adjusted, noise_scale=noise_scale)
+    return run_chain(kernel, model, x, n_steps, generator=generator, trace=trace, progress=progress)

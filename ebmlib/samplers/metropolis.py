@@ -9,49 +9,68 @@ The proposal is symmetric, so a move from ``x`` to ``x'`` is accepted with proba
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
-from .._validation import check_generator, check_positive_float
+from .._validation import check_positive_float
 from ..models import EnergyModel
-from ._chain import run_chain
+from .base import Chain, Kernel, run_chain
 
-__all__ = ["metropolis_hastings", "mh_step"]
+__all__ = ["MetropolisHastings", "MHState", "MHInfo", "metropolis_hastings"]
 
 
-def mh_step(
-    model: EnergyModel,
-    x: torch.Tensor,
-    energy: torch.Tensor,
-    step_size: float = 0.5,
-    generator: torch.Generator | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One Metropolis-Hastings step for every chain.
+class MHState(NamedTuple):
+    """The chains ``x`` (``[chains, n]``) and their energies (``[chains]``), kept to save an evaluation."""
+
+    x: torch.Tensor
+    energy: torch.Tensor
+
+
+class MHInfo(NamedTuple):
+    """``accepted``: ``[chains]`` bool, whether each chain's proposal was accepted."""
+
+    accepted: torch.Tensor
+
+
+class MetropolisHastings(Kernel):
+    """Random-walk Metropolis-Hastings: one proposal per chain per step.
+
+    For a binary model one step flips at most one unit, so ``n`` steps cost about as much
+    as one Gibbs sweep.
 
     Args:
-        model: the model.
-        x: ``[chains, n]`` current state.
-        energy: ``[chains]`` energies of ``x`` (carried between steps to save an evaluation).
-        step_size: standard deviation of the random walk (continuous models only).
-        generator: random generator on ``x``'s device.
-
-    Returns:
-        ``(x, energy, accepted)`` after the step; ``accepted`` is a ``[chains]`` bool tensor.
+        step_size: standard deviation of the Gaussian random walk (continuous models only).
     """
-    chains, n = x.shape
-    if model.is_binary:
-        unit = torch.randint(n, (chains,), device=x.device, generator=generator)
-        proposal = x.clone()
-        rows = torch.arange(chains, device=x.device)
-        proposal[rows, unit] = 1.0 - proposal[rows, unit]
-    else:
-        noise = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
-        proposal = x + step_size * noise
-    proposal_energy = model.energy(proposal)
-    u = torch.rand(chains, dtype=x.dtype, device=x.device, generator=generator)
-    accepted = torch.log(u) < energy - proposal_energy
-    x = torch.where(accepted[:, None], proposal, x)
-    energy = torch.where(accepted, proposal_energy, energy)
-    return x, energy, accepted
+
+    def __init__(self, step_size: float = 0.5) -> None:
+        self.params = {"step_size": check_positive_float(step_size, "step_size")}
+
+    def init(self, model: EnergyModel, x: torch.Tensor) -> MHState:
+        model.check_input(x)
+        with torch.no_grad():
+            return MHState(x, model.energy(x))
+
+    def step(self, model: EnergyModel, state: MHState, generator: torch.Generator | None = None,
+             **params) -> tuple[MHState, MHInfo]:
+        step_size = check_positive_float(self._settings(params)["step_size"], "step_size")
+        x, energy = state
+        chains, n = x.shape
+        with torch.no_grad():
+            if model.is_binary:
+                unit = torch.randint(n, (chains,), device=x.device, generator=generator)
+                proposal = x.clone()
+                rows = torch.arange(chains, device=x.device)
+                proposal[rows, unit] = 1.0 - proposal[rows, unit]
+            else:
+                noise = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
+                proposal = x + step_size * noise
+            proposal_energy = model.energy(proposal)
+            u = torch.rand(chains, dtype=x.dtype, device=x.device, generator=generator)
+            accepted = torch.log(u) < energy - proposal_energy
+            new = MHState(torch.where(accepted[:, None], proposal, x),
+                          torch.where(accepted, proposal_energy, energy))
+        return new, MHInfo(accepted)
 
 
 def metropolis_hastings(
@@ -61,13 +80,10 @@ def metropolis_hastings(
     *,
     step_size: float = 0.5,
     generator: torch.Generator | None = None,
+    trace=None,
     progress: bool = False,
-    return_acceptance: bool = False,
-) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """Run ``n_steps`` Metropolis-Hastings steps on every chain.
-
-    For a binary model one step flips at most one unit, so ``n`` steps cost about as
-    much as one Gibbs sweep.
+) -> torch.Tensor | Chain:
+    """Run ``n_steps`` Metropolis-Hastings steps on every chain (:class:`MetropolisHastings`).
 
     Args:
         model: a binary or continuous model.
@@ -75,24 +91,12 @@ def metropolis_hastings(
         n_steps: number of steps.
         step_size: random-walk standard deviation (continuous models; ignored for binary).
         generator: random generator on ``x``'s device.
+        trace: statistics to record (see :func:`run_chain`); ``("accepted",)`` gives the
+            acceptances, whose mean over steps is each chain's acceptance rate.
         progress: show a progress bar.
-        return_acceptance: also return each chain's acceptance rate.
 
     Returns:
-        The ``[chains, n]`` final state, and with ``return_acceptance`` a ``[chains]``
-        float64 tensor of acceptance rates.
+        The ``[chains, n]`` final states (a :class:`Chain` with ``trace``).
     """
-    model.check_input(x)
-    check_positive_float(step_size, "step_size")
-    check_generator(generator, x.device)
-    with torch.no_grad():
-        start = (x.clone(), model.energy(x))
-
-    def kernel(state):
-        x, e, acc = mh_step(model, *state, step_size=step_size, generator=generator)
-        return (x, e), acc
-
-    (x, _), rate = run_chain(kernel, start, n_steps, progress=progress, desc="Metropolis-Hastings")
-    if return_acceptance:
-        return x, rate if rate is not None else torch.zeros(x.shape[0], dtype=torch.float64)
-    return x
+    return run_chain(MetropolisHastings(step_size), model, x, n_steps, generator=generator, trace=trace,
+                     progress=progress)

@@ -1,9 +1,9 @@
-"""Fast CD-k and PCD-k training of an RBM, with the gradient written out by hand.
+"""CD-k and PCD-k training of an RBM by SGD, with the gradient written out by hand.
 
 The general route, an objective from :mod:`ebmlib.objectives` inside
-:func:`ebmlib.training.fit`, works for every model but pays for autograd, for argument
-checks on every call and for a generic optimizer: on a small RBM that overhead is most of
-the time. For the RBM the likelihood gradient has a closed form,
+:func:`ebmlib.training.fit`, works for every model and optimizer and pays a little for
+autograd and generality (``benchmarks/rbm_training.py`` measures how little). For the RBM
+the likelihood gradient has a closed form,
 
     dF(v)/dW = -v^T sigmoid(v W + c),  dF/db = -v,  dF/dc = -sigmoid(v W + c),
 
@@ -24,15 +24,16 @@ from collections.abc import Callable, Mapping
 
 import torch
 
+from ._random import bernoulli_
 from ._validation import check_generator, check_positive_float, check_positive_int
 from .models import RBM
 from .training import History
 from .utils import progress_range
 
-__all__ = ["fit_rbm", "rbm_sgd_update_"]
+__all__ = ["fit_rbm"]
 
 
-def rbm_sgd_update_(
+def _sgd_update_(
     model: RBM,
     v_pos: torch.Tensor,
     h_pos: torch.Tensor,
@@ -67,7 +68,7 @@ def fit_rbm(
     shuffle: bool = True,
     metrics: Mapping[str, Callable[[RBM], float]] | None = None,
     generator: torch.Generator | None = None,
-    progress: bool = True,
+    progress: bool = False,
 ) -> History:
     """Train an RBM by CD-k (``persistent=False``) or PCD-k with plain SGD, fast.
 
@@ -109,7 +110,7 @@ def fit_rbm(
     elapsed = 0.0
 
     def draw(probs: torch.Tensor) -> torch.Tensor:
-        return torch.rand(probs.shape, dtype=probs.dtype, device=probs.device, generator=generator).lt_(probs)
+        return bernoulli_(probs, generator)
 
     if metrics:
         history.record(metrics, model, 0, elapsed)
@@ -124,13 +125,13 @@ def fit_rbm(
             for i in range(per_epoch):
                 v_pos = rows[i * batch_size : (i + 1) * batch_size]
                 h_pos = torch.addmm(c, v_pos, w).sigmoid_()
-                h = chains if persistent else draw(h_pos)
+                h = chains if persistent else draw(h_pos.clone())
                 for step in range(k):
                     v_neg = draw(torch.addmm(b, h, w.T).sigmoid_())
                     h_neg = torch.addmm(c, v_neg, w).sigmoid_()
                     if step < k - 1:
                         h = draw(h_neg)
-                rbm_sgd_update_(model, v_pos, h_pos, v_neg, h_neg, lr)
+                _sgd_update_(model, v_pos, h_pos, v_neg, h_neg, lr)
                 if persistent:
                     chains = draw(h_neg)
             if data.device.type == "cuda":

@@ -1,0 +1,88 @@
+"""Fast Bernoulli draws on the CPU: one place for every 0/1 sample ebmlib makes.
+
+Sampling a binary layer means one uniform draw per unit, compared with its probability.
+PyTorch's CPU generator (a Mersenne twister behind a lock) takes about 3 ns per float, which
+for a block-Gibbs step of a 784 x 500 RBM on 1,000 chains is as long as the two matrix
+products themselves. Here the uniforms come from xoshiro256** (Blackman and Vigna 2018, a
+generator that passes BigCrush), compiled by numba, and are compared in place: about 1 ns per
+unit. The generator's 256-bit state is drawn from the caller's ``torch.Generator`` at every
+call, so results are a deterministic function of that generator, as everywhere in ebmlib.
+
+Float32 probabilities are compared with 24-bit uniforms (the resolution of ``torch.rand`` in
+float32), two per 64-bit draw; float64 probabilities with 53-bit uniforms. On other devices,
+or without numba, the same draw is ``torch.rand(...) < p``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+try:  # numba is a dependency; the torch expression is the fallback and the CUDA path.
+    import numba
+    import numpy as np
+    from numba import float32, float64, uint64
+
+    @numba.njit(inline="always")
+    def _rotl(x, k):  # pragma: no cover - compiled
+        return (x << uint64(k)) | (x >> uint64(64 - k))
+
+    @numba.njit(nogil=True, cache=True)
+    def _bernoulli_f32(p, state):  # pragma: no cover - compiled
+        s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+        n = p.shape[0]
+        scale = float32(2.0**-24)
+        for j in range(-(-n // 2)):
+            r = _rotl(s1 * uint64(5), 7) * uint64(9)  # xoshiro256**: output, then advance
+            t = s1 << uint64(17)
+            s2 ^= s0
+            s3 ^= s1
+            s1 ^= s2
+            s0 ^= s3
+            s2 ^= t
+            s3 = _rotl(s3, 45)
+            i = 2 * j
+            p[i] = float32(1.0) if float32(r >> uint64(40)) * scale < p[i] else float32(0.0)
+            if i + 1 < n:
+                b = float32((r >> uint64(8)) & uint64(0xFFFFFF)) * scale
+                p[i + 1] = float32(1.0) if b < p[i + 1] else float32(0.0)
+
+    @numba.njit(nogil=True, cache=True)
+    def _bernoulli_f64(p, state):  # pragma: no cover - compiled
+        s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+        scale = float64(2.0**-53)
+        for i in range(p.shape[0]):
+            r = _rotl(s1 * uint64(5), 7) * uint64(9)
+            t = s1 << uint64(17)
+            s2 ^= s0
+            s3 ^= s1
+            s1 ^= s2
+            s0 ^= s3
+            s2 ^= t
+            s3 = _rotl(s3, 45)
+            p[i] = 1.0 if float64(r >> uint64(11)) * scale < p[i] else 0.0
+
+    _KERNELS = {torch.float32: _bernoulli_f32, torch.float64: _bernoulli_f64}
+except ImportError:  # pragma: no cover - exercised only where numba is missing
+    _KERNELS = {}
+
+
+def bernoulli_(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Replace each probability in ``probs`` by a 0/1 draw with that probability, in place.
+
+    Args:
+        probs: a floating tensor of probabilities in ``[0, 1]`` (overwritten).
+        generator: a ``torch.Generator`` on ``probs``' device; ``None`` uses the global one.
+
+    Returns:
+        ``probs``, now holding 0.0 and 1.0.
+    """
+    kernel = _KERNELS.get(probs.dtype)
+    if kernel is None or probs.device.type != "cpu" or not probs.is_contiguous():
+        u = torch.rand(probs.shape, dtype=probs.dtype, device=probs.device, generator=generator)
+        return probs.copy_(u.lt_(probs))
+    seed = torch.randint(-(2**63), 2**63 - 1, (4,), generator=generator)
+    state = seed.numpy().view(np.uint64).copy()
+    if not state.any():  # the one state xoshiro cannot leave
+        state[0] = 1
+    kernel(probs.detach().view(-1).numpy(), state)
+    return probs
