@@ -8,8 +8,26 @@ was expected, so that bad input never turns into a silent NaN further down.
 from __future__ import annotations
 
 import math
+import weakref
 
 import torch
+
+# Tensors whose values were checked (or made by ebmlib's samplers) and not modified since:
+# id -> (weak reference, version counter, binary). In-place changes bump ``_version`` (shared
+# with views), which invalidates the entry, so a chain passed back to a sampler is not read again.
+_CHECKED: dict[int, tuple[weakref.ref, int, bool]] = {}
+
+
+def mark_checked(x: torch.Tensor, binary: bool) -> torch.Tensor:
+    """Record that ``x`` holds finite values (0/1 if ``binary``), as of its current version."""
+    key = id(x)
+    _CHECKED[key] = (weakref.ref(x, lambda _, key=key: _CHECKED.pop(key, None)), x._version, binary)
+    return x
+
+
+def _known(x: torch.Tensor, binary: bool) -> bool:
+    entry = _CHECKED.get(id(x))
+    return entry is not None and entry[0]() is x and entry[1] == x._version and (entry[2] or not binary)
 
 __all__ = ["check_width", "check_batch", "check_ids", "check_positive_int", "check_positive_float", "check_generator",
            "check_probability"]
@@ -60,11 +78,21 @@ def check_batch(
         ``x`` itself, unchanged.
     """
     check_width(x, name, n_features)
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    if binary and not bool(((x == 0) | (x == 1)).all()):
-        raise ValueError(f"{name} must be binary (every entry 0.0 or 1.0) for a binary model")
-    return x
+    if x.numel() == 0 or _known(x, binary):
+        return x
+    # Reductions by aminmax are fast and multithreaded; NaN propagates through them.
+    if binary:
+        lo, hi = torch.aminmax(x * (x - 1))  # zero exactly at 0 and 1 (NaN and inf give NaN or inf)
+        lo, hi = lo.item(), hi.item()
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise ValueError(f"{name} contains NaN or infinite values")
+        if lo != 0 or hi != 0:
+            raise ValueError(f"{name} must be binary (every entry 0.0 or 1.0) for a binary model")
+    else:
+        lo, hi = torch.aminmax(x)
+        if not (math.isfinite(lo.item()) and math.isfinite(hi.item())):
+            raise ValueError(f"{name} contains NaN or infinite values")
+    return mark_checked(x, binary)
 
 
 def check_positive_int(value: object, name: str, *, allow_zero: bool = False) -> int:

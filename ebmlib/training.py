@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from ._validation import check_positive_int
+from ._validation import check_positive_int, mark_checked
 from .utils import progress_range
 
 __all__ = ["History", "fit", "minimize"]
@@ -152,6 +152,11 @@ def fit(
     check_positive_int(eval_every, "eval_every")
     if not isinstance(data, torch.Tensor) or data.dim() != 2:
         raise ValueError("data must be a [N, n] tensor")
+    # Check the rows once, here; every minibatch is a copy of checked rows and is marked so.
+    binary = None
+    if callable(getattr(model, "check_input", None)):
+        model.check_input(data, "data")
+        binary = bool(getattr(model, "is_binary", False))
     if optimizer is None:
         optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     check_positive_int(checkpoint_every, "checkpoint_every")
@@ -195,20 +200,22 @@ def fit(
 
     def flush() -> None:
         if pending:
-            history.loss.extend(torch.stack(pending).tolist())
+            history.loss.extend(torch.stack(pending).reshape(-1).double().tolist())
             pending.clear()
 
     bar = progress_range(n_steps - first + 1, progress, "training")
     for step in (first + i for i in bar):
         start = time.perf_counter()
         batch = data[order(step)]
+        if binary is not None:
+            mark_checked(batch, binary)
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(model, batch)
         loss.backward()
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        pending.append(loss.detach().reshape(()).to(torch.float64))
+        pending.append(loss.detach())
         _synchronize(data.device)  # a GPU's queued work belongs to this step's time
         elapsed += time.perf_counter() - start
         history.seconds.append(elapsed)

@@ -74,7 +74,7 @@ def test_base_rate_base_beats_uniform_on_data_like_models():
         model.visible_bias.copy_(utils.base_rate_logits(train).float() + 0.3 * torch.randn(64, generator=g(1)))
     truth = exact.log_partition(model).item()
     uniform = estimators.ais(model, 200, 50, base="uniform", generator=g(7))
-    base_rate = estimators.ais(model, 200, 50, data=train, generator=g(7))
+    base_rate = estimators.ais(model, 200, 50, base=utils.base_rate_logits(train), generator=g(7))
     assert abs(float(base_rate.log_z) - truth) < abs(float(uniform.log_z) - truth)
     assert within(base_rate, truth)
     own = estimators.ais(model, 200, 50, base="model", generator=g(7))
@@ -128,8 +128,10 @@ def test_bad_arguments_are_refused():
         estimators.ais(model, 10, betas=[0.0, 0.6, 0.5, 1.0])
     with pytest.raises(ValueError, match="n_chains must be >= 2"):
         estimators.ais(model, 1, 10)
-    with pytest.raises(ValueError, match="base='data' needs data"):
+    with pytest.raises(ValueError, match="base must be 'model', 'uniform'"):
         estimators.ais(model, 10, 10, base="data")
+    with pytest.raises(ValueError, match=r"base logits must have shape \[4\]"):
+        estimators.ais(model, 10, 10, base=torch.zeros(3))
     with pytest.raises(TypeError, match="log_prob"):
         estimators.importance_sampling(GaussianEnergy(2), object(), 10)
     with pytest.raises(ValueError, match="samples must have 4 columns"):

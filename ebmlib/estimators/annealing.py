@@ -34,7 +34,7 @@ from .result import Estimate
 __all__ = ["ais", "reverse_ais"]
 
 
-def _prepare(model: EnergyModel, n_runs: int, name: str, base, data, kernel, generator,
+def _prepare(model: EnergyModel, n_runs: int, name: str, base, kernel, generator,
              device: torch.device | None = None) -> tuple[AnnealingPath, Kernel]:
     """What the path estimators share: checks, the path and the kernel."""
     if not isinstance(model, EnergyModel):
@@ -42,7 +42,7 @@ def _prepare(model: EnergyModel, n_runs: int, name: str, base, data, kernel, gen
     check_positive_int(n_runs, name)
     if n_runs < 2:
         raise ValueError(f"{name} must be >= 2 to give a standard error")
-    path = model.annealing_path(resolve_base(model, base, data))
+    path = model.annealing_path(resolve_base(model, base))
     if kernel is None:
         kernel = default_kernel(model)
     _check_kernel(kernel)
@@ -61,7 +61,6 @@ def ais(
     *,
     betas: Sequence[float] | torch.Tensor | None = None,
     base=None,
-    data: torch.Tensor | None = None,
     kernel: Kernel | None = None,
     generator: torch.Generator | None = None,
     progress: bool = False,
@@ -73,13 +72,14 @@ def ais(
         n_chains: independent AIS runs (>= 2).
         n_betas: number of distributions in a linear schedule from 0 to 1 (ignored if
             ``betas`` is given).
-        betas: any schedule, checked to run from 0 to 1 without decreasing
-            (:func:`~ebmlib.estimators.piecewise_schedule` for RBMs).
-        base: where the path starts (see :func:`~ebmlib.estimators.paths.resolve_base`): for
-            binary models ``"uniform"``, ``"data"`` (the base-rate model of ``data``),
-            ``"model"`` (the model's own visible biases) or log-odds; for continuous ones a
-            distribution (default standard normal).
-        data: training rows for the base-rate base.
+        betas: any schedule, checked to run from 0 to 1 without decreasing (the linear one
+            beat Salakhutdinov and Murray's :func:`~ebmlib.estimators.piecewise_schedule` at
+            equal cost on MNIST RBMs: ``benchmarks/ais.py``).
+        base: where the path starts (see :func:`~ebmlib.estimators.resolve_base`): for binary
+            models ``"model"`` (independent units with the model's own visible biases, the
+            default), ``"uniform"`` or log-odds (the base rate:
+            ``utils.base_rate_logits(train)``); for continuous ones a distribution (default a
+            standard normal).
         kernel: the move at each distribution (default Gibbs, or MALA with step 0.1).
         generator: random generator on the model's device.
         progress: show a progress bar over the schedule.
@@ -87,7 +87,7 @@ def ais(
     Returns:
         An :class:`~ebmlib.estimators.Estimate` (``log_weights`` are the runs' ``log w``).
     """
-    path, kernel = _prepare(model, n_chains, "n_chains", base, data, kernel, generator)
+    path, kernel = _prepare(model, n_chains, "n_chains", base, kernel, generator)
     schedule = _schedule(n_betas, betas)
     with torch.no_grad():
         x = path.sample_base(n_chains, generator)
@@ -110,7 +110,6 @@ def reverse_ais(
     *,
     betas: Sequence[float] | torch.Tensor | None = None,
     base=None,
-    data: torch.Tensor | None = None,
     kernel: Kernel | None = None,
     generator: torch.Generator | None = None,
     progress: bool = False,
@@ -124,8 +123,7 @@ def reverse_ais(
     their meaning. Arguments as in :func:`ais`.
     """
     model.check_input(samples, "samples")
-    path, kernel = _prepare(model, len(samples), "len(samples)", base, data, kernel, generator,
-                            device=samples.device)
+    path, kernel = _prepare(model, len(samples), "len(samples)", base, kernel, generator, device=samples.device)
     schedule = _schedule(n_betas, betas)[::-1]
     with torch.no_grad():
         x = samples.clone()

@@ -43,7 +43,6 @@ def linked_importance_sampling(
     chain_length: int = 10,
     *,
     base=None,
-    data: torch.Tensor | None = None,
     kernel: Kernel | None = None,
     generator: torch.Generator | None = None,
     progress: bool = False,
@@ -59,13 +58,13 @@ def linked_importance_sampling(
         n_distributions: distributions on a linear schedule from base to model (>= 2).
         chain_length: Markov chain states ``K`` at each distribution (>= 1; ``K = 1`` is a
             chain of independent links, the "annealed" limit without moves).
-        base, data, kernel, generator, progress: as in :func:`ais`.
+        base, kernel, generator, progress: as in :func:`ais`.
 
     Returns:
         An :class:`Estimate` whose ``log_weights`` are the per-run log estimates of ``Z / Z_0``.
     """
     k_len = check_positive_int(chain_length, "chain_length")
-    path, kernel = _prepare(model, n_runs, "n_runs", base, data, kernel, generator)
+    path, kernel = _prepare(model, n_runs, "n_runs", base, kernel, generator)
     backward = kernel.reversed()
     betas = linear_schedule(n_distributions).tolist()
     device = path.log_z0.device

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import torch
 
+from .._validation import mark_checked
 from ..models import EnergyModel
 from .base import Chain, Kernel, run_chain
 
@@ -60,7 +61,7 @@ class Gibbs(Kernel):
         options = {"order": settings["order"]}
         if settings["backend"] != "auto":
             options["backend"] = settings["backend"]
-        return GibbsState(model.gibbs_sweep(state.x, generator, **options)), GibbsInfo()
+        return GibbsState(mark_checked(model.gibbs_sweep(state.x, generator, **options), True)), GibbsInfo()
 
     def reversed(self) -> "Gibbs":
         flipped = "reverse" if self.params["order"] == "forward" else "forward"
