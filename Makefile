@@ -9,8 +9,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MATHJAX := 3.2.2
 MATHJAX_STAMP := _assets/mathjax/.mathjax-$(MATHJAX)
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: env book test benchmark clean
+.PHONY: env book test check-site benchmark clean
 
 env: $(STAMP) $(MATHJAX_STAMP)
 
@@ -40,6 +41,12 @@ book: env
 # outputs that vary from run to run are not compared).
 test: env
 	$(BIN)/python -m pytest tests book --nbval-lax --nbval-cell-timeout=300 -p no:cacheprovider
+
+# The built site in a real browser (Chromium at CHROMIUM): see tools/check_site.py.
+# Full-page screenshots of every page go to _build/screenshots/.
+check-site: env
+	$(BIN)/python tools/check_site.py --html _build/html --screenshots _build/screenshots \
+		--chromium $(CHROMIUM)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/gibbs.py

@@ -1,0 +1,510 @@
+"""Check the built book in a real browser, page by page, the way a reader meets it.
+
+Usage: python tools/check_site.py [--html _build/html] [--screenshots _build/screenshots]
+                                  [--chromium /usr/bin/chromium]
+
+The site is served from a local HTTP server and opened in the system's Chromium (driven by
+Playwright's Python package; no browser is ever downloaded). Every HTML page of the build is
+visited (the chapters and reference pages of _toc.yml, the index, search and highlighted-source
+pages that Sphinx adds) and checked:
+
+  network       no request leaves the local server (MathJax, fonts and scripts are served from
+                the build); no local request fails (404)
+  console       no JavaScript console error and no uncaught exception
+  images        every image has loaded (naturalWidth > 0)
+  figures       every image in the text is in a figure with a caption, or has real alt text
+                (not the file name that myst-nb writes by default)
+  math          MathJax typeset every formula: each .math element holds an mjx-container, no
+                mjx-merror node, no raw $...$, \\( \\[ or \\begin left in the visible text
+  references    no unresolved glue or cross-reference: no '??', no raw {role} markup, no
+                glued value shown as a repr (tensor(...), array(...), quotes)
+  links         every internal link resolves: the target file exists and so does its #anchor
+  colab         the Colab launch link of each chapter points at _config.yml's repository.url,
+                repository.branch and the chapter's notebook path, and that notebook exists
+  code-width    no code or output block is wider than its box (scrollWidth <= clientWidth) for
+                the notebook cells (div.cell_input pre, div.cell_output pre and each
+                div.cell_output > div.output) and every other code block of a book page
+                (div.highlight pre), in a 1440 x 900 window, where a line of 88 characters fits
+  search        the search page finds each chapter by a word of its title
+  toc           every entry of _toc.yml has a page
+
+A full-page screenshot of every page is saved under --screenshots. The report lists every failure
+as page | check | detail; the exit status is 1 if there is any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import json
+import posixpath
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+VIEWPORT = {"width": 1440, "height": 900}
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+]
+INSTALL_HINT = (
+    "Chromium is needed for the browser checks. On Debian or Ubuntu, as root:\n"
+    "    apt-get update && apt-get install -y chromium\n"
+    "or pass another Chromium or Chrome with --chromium PATH (make check-site CHROMIUM=PATH)."
+)
+# The blocks whose width is checked, and what the report calls them.
+WIDTH_SELECTORS = {
+    "cell input": "div.cell_input pre",
+    "cell output": "div.cell_output pre, div.cell_output > div.output",
+    "code block": "article div.highlight pre",
+}
+
+
+# --------------------------------------------------------------------------- the report
+
+
+@dataclass
+class Report:
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
+    pages: int = 0
+
+    def fail(self, page: str, check: str, detail: str) -> None:
+        self.failures.append((page, check, detail))
+
+    def print(self, checks: list[str]) -> None:
+        by_check = defaultdict(int)
+        for _, check, _ in self.failures:
+            by_check[check] += 1
+        print(f"\nchecked {self.pages} pages: {', '.join(checks)}")
+        if not self.failures:
+            print("site checks: all passed")
+            return
+        print(f"\n{len(self.failures)} failure(s):")
+        width = max(len(p) for p, _, _ in self.failures)
+        for page, check, detail in self.failures:
+            print(f"  {page:<{width}} | {check:<10} | {detail}")
+        print("\nfailures by check: " + ", ".join(f"{c} {n}" for c, n in sorted(by_check.items())))
+
+
+# --------------------------------------------------------------------------- the book's pages
+
+
+def load_config() -> tuple[dict, list[str]]:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    entries = [toc["root"]]
+    for part in toc.get("parts", []):
+        entries += [c["file"] for c in part.get("chapters", [])]
+    for chapter in toc.get("chapters", []):
+        entries.append(chapter["file"])
+    return config, entries
+
+
+def site_pages(html: Path) -> list[str]:
+    """Every HTML page of the build, as paths relative to its root (assets excluded)."""
+    pages = []
+    for path in sorted(html.rglob("*.html")):
+        rel = path.relative_to(html).as_posix()
+        if rel.split("/")[0] in {"_static", "_sources", "_images"}:
+            continue
+        pages.append(rel)
+    return pages
+
+
+class _Ids(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name == "id" or (tag == "a" and name == "name"):
+                self.ids.add(value or "")
+
+
+@functools.lru_cache(maxsize=None)
+def ids_of(path: Path) -> frozenset[str]:
+    parser = _Ids()
+    parser.feed(path.read_text(encoding="utf-8", errors="replace"))
+    return frozenset(parser.ids)
+
+
+def serve(html: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """Serve the build on 127.0.0.1 (an ephemeral port); return the server and its base URL.
+    Failed requests are seen, and reported, by the page that made them."""
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, fmt, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(html)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+# --------------------------------------------------------------------------- in the browser
+
+WAIT_FOR_PAGE = """async () => {
+  // MathJax (if the page loads it) has typeset everything it will typeset.
+  const deadline = Date.now() + 30000;
+  const hasMath = document.querySelector('.math') !== null;
+  while (hasMath && !(window.MathJax && MathJax.startup && MathJax.startup.promise) && Date.now() < deadline)
+    await new Promise(r => setTimeout(r, 50));
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  // Every image has loaded or failed (lazy images are asked to load now).
+  const imgs = [...document.images];
+  imgs.forEach(i => { i.loading = 'eager'; });
+  await Promise.all(imgs.map(i => i.complete ? null :
+    new Promise(r => { i.addEventListener('load', r); i.addEventListener('error', r); setTimeout(r, 10000); })));
+  return true;
+}"""
+
+# Text nodes a reader sees as prose: not code, not typeset math, not scripts.
+PROSE_TEXT = """() => {
+  const skip = 'pre, code, kbd, samp, script, style, noscript, textarea, mjx-container, .highlight';
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const out = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!el || el.closest(skip)) continue;
+    if (n.textContent.trim()) out.push(n.textContent);
+  }
+  return out.join(' ');
+}"""
+
+IMAGES = """() => [...document.images].map(i => ({
+  src: i.getAttribute('src') || '', alt: (i.getAttribute('alt') || '').trim(),
+  natural: i.naturalWidth, inArticle: !!i.closest('article'),
+  caption: (i.closest('figure') && i.closest('figure').querySelector('figcaption'))
+           ? i.closest('figure').querySelector('figcaption').innerText.trim() : ''}))"""
+
+MATH = """() => ({
+  untypeset: [...document.querySelectorAll('.math')]
+     .filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.trim().slice(0, 80)),
+  errors: [...document.querySelectorAll('mjx-merror')]
+     .map(e => (e.getAttribute('data-mjx-error') || e.textContent).slice(0, 80)),
+  loaded: !!(window.MathJax && MathJax.version),
+})"""
+
+GLUE = """() => [...document.querySelectorAll('.pasted-text, .pasted-inline, span.output')].map(e => e.innerText.trim())"""
+
+LINKS = """() => [...document.querySelectorAll('a[href]')].map(a => a.href)"""
+
+COLAB = """() => [...document.querySelectorAll('a[href*="colab.research.google.com"]')].map(a => a.href)"""
+
+WIDTHS = """(selectors) => {
+  const out = [], reported = [];
+  for (const [kind, sel] of Object.entries(selectors)) {
+    document.querySelectorAll(sel).forEach(e => {
+      if (e.scrollWidth <= e.clientWidth + 1) return;
+      if (reported.some(r => r.contains(e) || e.contains(r))) return;  // one report per block
+      reported.push(e);
+      const lines = e.innerText.split('\\n');
+      const longest = lines.reduce((a, b) => b.length > a.length ? b : a, '');
+      out.push({kind, scroll: e.scrollWidth, client: e.clientWidth, chars: longest.length,
+                line: longest.trim().slice(0, 60)});
+    });
+  }
+  return out;
+}"""
+
+SEARCH_DONE = """() => {
+  const r = document.querySelector('#search-results');
+  return r && /Search finished|did not match any/.test(r.innerText);
+}"""
+
+
+@dataclass
+class Visit:
+    """What one page load recorded."""
+
+    console: list[str] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)
+    local_errors: list[str] = field(default_factory=list)
+
+
+def open_page(context, url: str, base: str) -> tuple[object, Visit]:
+    page = context.new_page()
+    visit = Visit()
+
+    def route(route):
+        request_url = route.request.url
+        if request_url.startswith(base) or request_url.startswith(("data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            visit.external.append(request_url)
+            route.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: visit.console.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: visit.console.append(f"uncaught: {e}"))
+    page.on("websocket", lambda ws: visit.external.append(ws.url))
+    page.on("response", lambda r: visit.local_errors.append(f"{r.status} {r.url[len(base) - 1:]}")
+            if r.status >= 400 and r.url.startswith(base) else None)
+    page.goto(url, wait_until="load", timeout=60000)
+    page.evaluate(WAIT_FOR_PAGE)
+    return page, visit
+
+
+# --------------------------------------------------------------------------- the checks
+# Each takes what it needs and records failures in the report under its own name.
+
+
+def check_network(report: Report, name: str, visit: Visit) -> None:
+    for url in visit.external:
+        report.fail(name, "network", f"request to another host: {url}")
+    for error in visit.local_errors:
+        report.fail(name, "network", f"local request failed: {error}")
+
+
+def check_console(report: Report, name: str, visit: Visit) -> None:
+    # A failed external request also logs a console error; it is reported once, as network.
+    for message in visit.console:
+        if visit.external and "net::ERR_FAILED" in message:
+            continue
+        report.fail(name, "console", message[:300])
+
+
+def check_images(report: Report, name: str, images: list[dict]) -> None:
+    for img in images:
+        if img["natural"] == 0:
+            report.fail(name, "images", f"image did not load: {img['src']}")
+
+
+def _is_real_alt(alt: str, src: str) -> bool:
+    if not alt:
+        return False
+    base = posixpath.basename(src.split("?")[0])
+    return not (alt == src or posixpath.basename(alt) == base
+                or re.search(r"\.(png|jpe?g|svg|gif|webp)$", alt, re.I))
+
+
+def check_figures(report: Report, name: str, images: list[dict]) -> None:
+    for img in images:
+        if img["inArticle"] and not img["caption"] and not _is_real_alt(img["alt"], img["src"]):
+            report.fail(name, "figures", f"image with neither caption nor alt text: {img['src']}")
+
+
+RAW_TEX = [
+    (re.compile(r"\$\$"), "$$"),
+    (re.compile(r"(?<!\\)\$[^$\s][^$]*?\$"), "$...$"),
+    (re.compile(r"\\\("), "\\("),
+    (re.compile(r"\\\["), "\\["),
+    (re.compile(r"\\begin\{"), "\\begin{"),
+]
+
+
+def _context(text: str, match: re.Match) -> str:
+    start, end = max(0, match.start() - 30), min(len(text), match.end() + 30)
+    return " ".join(text[start:end].split())
+
+
+def check_math(report: Report, name: str, math: dict, prose: str) -> None:
+    for tex in math["untypeset"]:
+        report.fail(name, "math", f"formula not typeset by MathJax: {tex!r}")
+    if math["untypeset"] and not math["loaded"]:
+        report.fail(name, "math", "MathJax did not load")
+    for error in dict.fromkeys(math["errors"]):  # one report per distinct error
+        report.fail(name, "math", f"MathJax error: {error!r}")
+    for pattern, label in RAW_TEX:
+        for match in pattern.finditer(prose):
+            report.fail(name, "math", f"raw TeX ({label}) in the text: ...{_context(prose, match)}...")
+
+
+UNRESOLVED = [
+    (re.compile(r"\?\?"), "'??'"),
+    (re.compile(r"\{(glue|cite|numref|ref|doc|eq|term|download|math|py)[\w:+-]*\}"), "raw role"),
+    (re.compile(r"^:::|^```", re.M), "raw directive fence"),
+]
+REPR = re.compile(r"^['\"‘“]|['\"’”]$|tensor\(|array\(|^<.*>$|dtype=")
+
+
+def check_references(report: Report, name: str, prose: str, glued: list[str]) -> None:
+    for pattern, label in UNRESOLVED:
+        for match in pattern.finditer(prose):
+            report.fail(name, "references", f"unresolved ({label}): ...{_context(prose, match)}...")
+    for text in glued:
+        if not text:
+            report.fail(name, "references", "a glued value renders empty")
+        elif REPR.search(text):
+            report.fail(name, "references", f"a glued value shows its repr: {text[:80]!r}")
+
+
+def check_links(report: Report, name: str, links: list[str], base: str, html: Path) -> None:
+    seen = set()
+    for href in links:
+        if not href.startswith(base) or href in seen:
+            continue
+        seen.add(href)
+        parts = urlsplit(href)
+        rel = unquote(parts.path[len(urlsplit(base).path):])
+        target = html / rel
+        if rel == "" or rel.endswith("/"):
+            target = target / "index.html"
+        if not target.is_file():
+            report.fail(name, "links", f"broken link: {rel or '/'} does not exist")
+            continue
+        fragment = unquote(parts.fragment)
+        if fragment and target.suffix == ".html" and fragment not in ids_of(target):
+            report.fail(name, "links", f"broken anchor: {rel}#{fragment}")
+
+
+def expected_colab(config: dict, entry: str) -> str:
+    repo = urlsplit(config["repository"]["url"]).path.strip("/")
+    branch = config["repository"].get("branch", "main")
+    prefix = config["repository"].get("path_to_book", "").strip("/")
+    path = posixpath.join(prefix, entry + ".ipynb") if prefix else entry + ".ipynb"
+    colab = config["launch_buttons"]["colab_url"].rstrip("/")
+    return f"{colab}/github/{repo}/blob/{branch}/{path}"
+
+
+def check_colab(report: Report, name: str, hrefs: list[str], config: dict, entry: str) -> None:
+    expected = expected_colab(config, entry)
+    if not hrefs:
+        report.fail(name, "colab", f"no Colab launch link (expected {expected})")
+    for href in hrefs:
+        if href != expected:
+            report.fail(name, "colab", f"Colab link {href} is not {expected}")
+    notebook = ROOT / config["repository"].get("path_to_book", "") / (entry + ".ipynb")
+    if not notebook.is_file():
+        report.fail(name, "colab", f"the notebook the Colab link opens is not in the repository: {notebook}")
+
+
+def check_code_width(report: Report, name: str, wide: list[dict]) -> None:
+    for block in wide:
+        report.fail(name, "code-width",
+                    f"{block['kind']} is {block['scroll']}px wide in a {block['client']}px box "
+                    f"(longest line {block['chars']} chars: {block['line']!r})")
+
+
+def title_word(title: str) -> str:
+    words = [w for w in re.findall(r"[A-Za-z][A-Za-z-]+", title) if len(w) >= 4]
+    return max(words, key=len) if words else title
+
+
+def check_search(report: Report, context, base: str, chapters: dict[str, str]) -> None:
+    """chapters: page path -> its title. Each chapter must be among the results for a word of
+    its title."""
+    for page_path, title in chapters.items():
+        term = title_word(title)
+        page, visit = open_page(context, f"{base}search.html?q={term}", base)
+        try:
+            page.wait_for_function(SEARCH_DONE, timeout=20000)
+            found = page.evaluate(
+                "() => [...document.querySelectorAll('#search-results a')].map(a => a.href.split(/[?#]/)[0])")
+        except Exception as err:  # noqa: BLE001 - reported as a failure
+            found = []
+            report.fail("search.html", "search", f"search for {term!r} did not finish: {err}")
+        if base + page_path not in found:
+            report.fail("search.html", "search",
+                        f"searching {term!r} does not find {page_path} ({len(found)} results)")
+        check_network(report, f"search.html?q={term}", visit)
+        check_console(report, f"search.html?q={term}", visit)
+        page.close()
+
+
+# --------------------------------------------------------------------------- driver
+
+CHECKS = ["network", "console", "images", "figures", "math", "references", "links", "colab",
+          "code-width", "search", "toc"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html")
+    parser.add_argument("--screenshots", type=Path, default=ROOT / "_build" / "screenshots")
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    args = parser.parse_args(argv)
+
+    if not Path(args.chromium).exists() and not shutil.which(args.chromium):
+        print(f"check_site: no Chromium at {args.chromium}.\n{INSTALL_HINT}", file=sys.stderr)
+        return 2
+    if not (args.html / "index.html").is_file():
+        print(f"check_site: no built book at {args.html} (run `make book` first)", file=sys.stderr)
+        return 2
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("check_site: Playwright's Python package is missing (pip install -r requirements.txt)",
+              file=sys.stderr)
+        return 2
+
+    config, entries = load_config()
+    html = args.html.resolve()
+    pages = site_pages(html)
+    report = Report()
+    entry_of = {f"{e}.html": e for e in entries}
+    for entry in entries:
+        if f"{entry}.html" not in pages:
+            report.fail(f"{entry}.html", "toc", "listed in _toc.yml but not built")
+    notebooks = {f"{e}.html": e for e in entries if (ROOT / f"{e}.ipynb").is_file()}
+
+    if args.screenshots.exists():
+        shutil.rmtree(args.screenshots)
+    args.screenshots.mkdir(parents=True)
+    server, base = serve(html)
+    titles: dict[str, str] = {}
+    start = time.monotonic()
+    try:
+        with sync_playwright() as p, tempfile.TemporaryDirectory(prefix="check-site-") as profile:
+            context = p.chromium.launch_persistent_context(
+                profile, executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS,
+                viewport=VIEWPORT, service_workers="block")
+            for name in pages:
+                if name == "index.html":  # a redirect to the root page: check where it goes
+                    redirect = re.search(r'url=([^"\']+)', (html / name).read_text())
+                    if not redirect or not (html / redirect.group(1)).is_file():
+                        report.fail(name, "links", "index.html does not redirect to a built page")
+                    continue
+                report.pages += 1
+                page, visit = open_page(context, base + name, base)
+                images, math = page.evaluate(IMAGES), page.evaluate(MATH)
+                prose = page.evaluate(PROSE_TEXT)
+                check_network(report, name, visit)
+                check_console(report, name, visit)
+                check_images(report, name, images)
+                check_figures(report, name, images)
+                check_math(report, name, math, prose)
+                check_references(report, name, prose, page.evaluate(GLUE))
+                check_links(report, name, page.evaluate(LINKS), base, html)
+                if name in notebooks:
+                    check_colab(report, name, page.evaluate(COLAB), config, notebooks[name])
+                if name in entry_of:
+                    check_code_width(report, name, page.evaluate(WIDTHS, WIDTH_SELECTORS))
+                    titles[name] = page.evaluate("() => (document.querySelector('h1') || {}).innerText || ''")
+                shot = args.screenshots / (name[:-5].replace("/", "__") + ".png")
+                page.screenshot(path=str(shot), full_page=True)
+                page.close()
+            check_search(report, context, base, {n: t.strip("#¶ ") for n, t in titles.items() if n in notebooks})
+            context.close()
+    finally:
+        server.shutdown()
+    report.print(CHECKS)
+    print(f"screenshots: {args.screenshots} ({len(list(args.screenshots.glob('*.png')))} pages), "
+          f"{time.monotonic() - start:.0f} s in the browser; code-width selectors: "
+          + json.dumps(WIDTH_SELECTORS))
+    return 1 if report.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
