@@ -2,6 +2,15 @@
 # Both first set up the environment: the virtual environment .venv from requirements.txt, and
 # MathJax (npm package `mathjax`, version MATHJAX) copied into _assets/mathjax, from where the
 # pages load it: no formula, font or script comes from a CDN.
+#
+# The chapters are executed once per change. `make book` executes every chapter afresh (a cell
+# error or any Sphinx warning fails it) and, only if it succeeds, writes _build/book.stamp: a
+# digest of everything that execution read (book/, ebmlib/, requirements.txt, pyproject.toml,
+# _config.yml, _toc.yml, the installed packages), taken before it started. `make test` runs the
+# library and book tests and then, if the stamp matches the tree as it is now, checks the executed
+# notebooks that build left in _build/jupyter_execute (every code cell ran, in order, with no
+# error, from the current sources: tests/infra/test_executed_book.py); if the stamp is missing or
+# anything changed, it executes every chapter itself with nbval. So CI runs `make book` first.
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
@@ -10,6 +19,9 @@ STAMP := $(VENV)/.installed
 MATHJAX := 3.2.2
 MATHJAX_STAMP := _assets/mathjax/.mathjax-$(MATHJAX)
 CHROMIUM ?= /usr/bin/chromium
+BOOK_STAMP := _build/book.stamp
+EXECUTED := _build/jupyter_execute
+NBVAL := --nbval-lax --nbval-cell-timeout=300
 
 .PHONY: env book test check-site benchmark clean
 
@@ -31,16 +43,25 @@ $(MATHJAX_STAMP):
 		cp -r tex-mml-chtml.js a11y adaptors input output sre ui $(CURDIR)/_assets/mathjax/
 	touch $@
 
-# Every chapter is executed afresh (no execution cache), and any cell error or Sphinx
-# warning fails the build.
+# Every chapter is executed afresh (no execution cache), and any cell error or Sphinx warning
+# fails the build; the stamp is written only when it succeeded.
 book: env
-	rm -rf _build/html _build/jupyter_execute
+	rm -rf _build/html $(EXECUTED) $(BOOK_STAMP) $(BOOK_STAMP).new
+	$(BIN)/python tools/book_stamp.py write $(BOOK_STAMP).new
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	mv $(BOOK_STAMP).new $(BOOK_STAMP)
 
-# Library tests, then every chapter executed by nbval (its own asserts must hold;
+# Library and book tests, then every chapter: checked from the executed notebooks of a
+# `make book` that matches the sources, or executed by nbval (its own asserts must hold;
 # outputs that vary from run to run are not compared).
 test: env
-	$(BIN)/python -m pytest tests book --nbval-lax --nbval-cell-timeout=300 -p no:cacheprovider
+	@if $(BIN)/python tools/book_stamp.py check $(BOOK_STAMP); then \
+		echo "make test: the chapters as 'make book' executed them from these very sources ($(BOOK_STAMP))"; \
+		EBMLIB_EXECUTED_BOOK=$(EXECUTED) $(BIN)/python -m pytest tests -p no:cacheprovider; \
+	else \
+		echo "make test: executing every chapter with nbval"; \
+		env -u EBMLIB_EXECUTED_BOOK $(BIN)/python -m pytest tests book $(NBVAL) -p no:cacheprovider; \
+	fi
 
 # The built site in a real browser (Chromium at CHROMIUM): see tools/check_site.py.
 # Full-page screenshots of every page go to _build/screenshots/.
