@@ -25,6 +25,10 @@ pages that Sphinx adds) and checked:
                 the notebook cells (div.cell_input pre, div.cell_output pre and each
                 div.cell_output > div.output) and every other code block of a book page
                 (div.highlight pre), in a 1440 x 900 window, where a line of 88 characters fits
+  folding       the set-up and plotting code of a chapter is folded (hide-input): no code cell
+                shown unfolded calls the set-up (ebmlib.book.setup) or draws (plt., ax.set_...,
+                .plot(, .imshow(, subplots, ebmlib.plotting, ...), so that what a reader sees
+                unfolded is the experiment and its check
   search        the search page finds each chapter by a word of its title
   toc           every entry of _toc.yml has a page
 
@@ -208,6 +212,10 @@ MATH = """() => ({
 
 GLUE = """() => [...document.querySelectorAll('.pasted-text, .pasted-inline, span.output')].map(e => e.innerText.trim())"""
 
+HINTS = """() => [...document.querySelectorAll(
+  'link[rel~=preconnect], link[rel~=dns-prefetch], link[rel~=prefetch], link[rel~=preload], link[rel~=modulepreload]')]
+  .map(l => l.href)"""
+
 LINKS = """() => [...document.querySelectorAll('a[href]')].map(a => a.href)"""
 
 COLAB = """() => [...document.querySelectorAll('a[href*="colab.research.google.com"]')].map(a => a.href)"""
@@ -227,6 +235,15 @@ WIDTHS = """(selectors) => {
   }
   return out;
 }"""
+
+# The source of every code cell shown unfolded (not in a hide-input <details>, not removed).
+UNFOLDED = """() => [...document.querySelectorAll('div.cell div.cell_input')]
+  .filter(e => !e.closest('details')).map(e => e.innerText)"""
+FOLD_ME = [
+    (re.compile(r"\bsetup\("), "set-up"),
+    (re.compile(r"\bplt\.|\bax\w*\.(set_|plot|imshow|hist|scatter|legend|axhline|axvline|fill_between|bar|errorbar|contour)"
+                r"|\bsubplots\(|\.imshow\(|\bplotting\.|^\s*fig\w*\s*[,=]", re.M), "plotting"),
+]
 
 SEARCH_DONE = """() => {
   const r = document.querySelector('#search-results');
@@ -263,6 +280,10 @@ def open_page(context, url: str, base: str) -> tuple[object, Visit]:
             if r.status >= 400 and r.url.startswith(base) else None)
     page.goto(url, wait_until="load", timeout=60000)
     page.evaluate(WAIT_FOR_PAGE)
+    # Connections a page opens without a request the route sees (preconnect, DNS prefetch).
+    for href in page.evaluate(HINTS):
+        if not href.startswith(base):
+            visit.external.append(f"{href} (a <link> resource hint)")
     return page, visit
 
 
@@ -397,6 +418,17 @@ def check_code_width(report: Report, name: str, wide: list[dict]) -> None:
                     f"(longest line {block['chars']} chars: {block['line']!r})")
 
 
+def check_folding(report: Report, name: str, unfolded: list[str]) -> None:
+    for source in unfolded:
+        for pattern, what in FOLD_ME:
+            match = pattern.search(source)
+            if match:
+                line = source.splitlines()[source[:match.end()].count("\n")]
+                report.fail(name, "folding", f"{what} code shown unfolded (tag the cell hide-input, "
+                                             f"one thing per cell): {line.strip()[:70]!r}")
+                break
+
+
 def title_word(title: str) -> str:
     words = [w for w in re.findall(r"[A-Za-z][A-Za-z-]+", title) if len(w) >= 4]
     return max(words, key=len) if words else title
@@ -426,7 +458,7 @@ def check_search(report: Report, context, base: str, chapters: dict[str, str]) -
 # --------------------------------------------------------------------------- driver
 
 CHECKS = ["network", "console", "images", "figures", "math", "references", "links", "colab",
-          "code-width", "search", "toc"]
+          "code-width", "folding", "search", "toc"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -489,6 +521,7 @@ def main(argv: list[str] | None = None) -> int:
                 check_links(report, name, page.evaluate(LINKS), base, html)
                 if name in notebooks:
                     check_colab(report, name, page.evaluate(COLAB), config, notebooks[name])
+                    check_folding(report, name, page.evaluate(UNFOLDED))
                 if name in entry_of:
                     check_code_width(report, name, page.evaluate(WIDTHS, WIDTH_SELECTORS))
                     titles[name] = page.evaluate("() => (document.querySelector('h1') || {}).innerText || ''")
