@@ -31,6 +31,7 @@ pages that Sphinx adds) and checked:
                 unfolded is the experiment and its check
   search        the search page finds each chapter by a word of its title
   toc           every entry of _toc.yml has a page
+  load          every page loads (within 60 s) and the checks can run on it
 
 A full-page screenshot of every page is saved under --screenshots. The report lists every failure
 as page | check | detail; the exit status is 1 if there is any.
@@ -439,14 +440,14 @@ def check_search(report: Report, context, base: str, chapters: dict[str, str]) -
     its title."""
     for page_path, title in chapters.items():
         term = title_word(title)
-        page, visit = open_page(context, f"{base}search.html?q={term}", base)
         try:
+            page, visit = open_page(context, f"{base}search.html?q={term}", base)
             page.wait_for_function(SEARCH_DONE, timeout=20000)
             found = page.evaluate(
                 "() => [...document.querySelectorAll('#search-results a')].map(a => a.href.split(/[?#]/)[0])")
         except Exception as err:  # noqa: BLE001 - reported as a failure
-            found = []
             report.fail("search.html", "search", f"search for {term!r} did not finish: {err}")
+            continue
         if base + page_path not in found:
             report.fail("search.html", "search",
                         f"searching {term!r} does not find {page_path} ({len(found)} results)")
@@ -454,11 +455,35 @@ def check_search(report: Report, context, base: str, chapters: dict[str, str]) -
         check_console(report, f"search.html?q={term}", visit)
         page.close()
 
-
 # --------------------------------------------------------------------------- driver
 
-CHECKS = ["network", "console", "images", "figures", "math", "references", "links", "colab",
+CHECKS = ["load", "network", "console", "images", "figures", "math", "references", "links", "colab",
           "code-width", "folding", "search", "toc"]
+
+
+def check_page(report: Report, context, base: str, html: Path, name: str, config: dict,
+               screenshots: Path, notebook: str | None, in_toc: bool, titles: dict) -> None:
+    """Every check of one page, and its screenshot."""
+    page, visit = open_page(context, base + name, base)
+    try:
+        images, math = page.evaluate(IMAGES), page.evaluate(MATH)
+        prose = page.evaluate(PROSE_TEXT)
+        check_network(report, name, visit)
+        check_console(report, name, visit)
+        check_images(report, name, images)
+        check_figures(report, name, images)
+        check_math(report, name, math, prose)
+        check_references(report, name, prose, page.evaluate(GLUE))
+        check_links(report, name, page.evaluate(LINKS), base, html)
+        if notebook:
+            check_colab(report, name, page.evaluate(COLAB), config, notebook)
+            check_folding(report, name, page.evaluate(UNFOLDED))
+        if in_toc:
+            check_code_width(report, name, page.evaluate(WIDTHS, WIDTH_SELECTORS))
+            titles[name] = page.evaluate("() => (document.querySelector('h1') || {}).innerText || ''")
+        page.screenshot(path=str(screenshots / (name[:-5].replace("/", "__") + ".png")), full_page=True)
+    finally:
+        page.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -509,25 +534,11 @@ def main(argv: list[str] | None = None) -> int:
                         report.fail(name, "links", "index.html does not redirect to a built page")
                     continue
                 report.pages += 1
-                page, visit = open_page(context, base + name, base)
-                images, math = page.evaluate(IMAGES), page.evaluate(MATH)
-                prose = page.evaluate(PROSE_TEXT)
-                check_network(report, name, visit)
-                check_console(report, name, visit)
-                check_images(report, name, images)
-                check_figures(report, name, images)
-                check_math(report, name, math, prose)
-                check_references(report, name, prose, page.evaluate(GLUE))
-                check_links(report, name, page.evaluate(LINKS), base, html)
-                if name in notebooks:
-                    check_colab(report, name, page.evaluate(COLAB), config, notebooks[name])
-                    check_folding(report, name, page.evaluate(UNFOLDED))
-                if name in entry_of:
-                    check_code_width(report, name, page.evaluate(WIDTHS, WIDTH_SELECTORS))
-                    titles[name] = page.evaluate("() => (document.querySelector('h1') || {}).innerText || ''")
-                shot = args.screenshots / (name[:-5].replace("/", "__") + ".png")
-                page.screenshot(path=str(shot), full_page=True)
-                page.close()
+                try:
+                    check_page(report, context, base, html, name, config, args.screenshots,
+                               notebooks.get(name), name in entry_of, titles)
+                except Exception as err:  # noqa: BLE001 - a page that does not load is a failure
+                    report.fail(name, "load", f"{type(err).__name__}: {(str(err).splitlines() or [''])[0][:200]}")
             check_search(report, context, base, {n: t.strip("#¶ ") for n, t in titles.items() if n in notebooks})
             context.close()
     finally:
