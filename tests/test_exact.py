@@ -266,3 +266,19 @@ def test_conditional_log_likelihood_is_the_joint_conditional(model):
         marg = exact.conditional_marginals(model, x, observed)
         per_unit = torch.where(x.bool(), marg, 1 - marg)[:, ~observed].log().sum(1)
         assert (per_unit - got).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize(
+    "model",
+    [BoltzmannMachine.random(6, generator=torch.Generator().manual_seed(50)),
+     RBM.random(6, 3, generator=torch.Generator().manual_seed(51)),
+     LearnedNormalizer(RBM.random(5, 4, generator=torch.Generator().manual_seed(52)))],
+    ids=["bm", "rbm", "wrapped-rbm"],
+)
+def test_chain_law_equals_powers_of_the_transition_matrix(model):
+    n = model.n_features
+    law = torch.softmax(torch.randn(3, 2**n, generator=torch.Generator().manual_seed(53), dtype=torch.float64), 1)
+    t = exact.gibbs_transition(model)
+    for k in [0, 1, 3]:
+        torch.testing.assert_close(exact.chain_law(model, law, k), law @ torch.linalg.matrix_power(t, k),
+                                   rtol=1e-10, atol=1e-12)

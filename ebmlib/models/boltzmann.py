@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from .._validation import check_positive_float, check_positive_int
+from ..utils import _factory_device
 from .base import EnergyModel, _scan_order
 
 __all__ = ["BoltzmannMachine"]
@@ -42,7 +43,7 @@ class BoltzmannMachine(EnergyModel):
         if not init_std >= 0:
             raise ValueError(f"init_std must be >= 0, got {init_std}")
         self.n_features = n_units
-        factory = {"device": device, "dtype": dtype or torch.get_default_dtype()}
+        factory = {"device": _factory_device(device, generator), "dtype": dtype or torch.get_default_dtype()}
         w = torch.zeros(n_units, n_units, **factory)
         if init_std > 0:
             w.normal_(0.0, init_std, generator=generator)
@@ -141,12 +142,14 @@ class BoltzmannMachine(EnergyModel):
         bias_std: float = 1.0,
         generator: torch.Generator | None = None,
     ) -> "BoltzmannMachine":
-        """A model with Gaussian random couplings and biases (a known ground truth for tests)."""
-        model = cls(n_units, init_std=0.0)
+        """A model with Gaussian random couplings and biases (a known ground truth for tests), made
+        on the generator's device."""
+        device = _factory_device(None, generator)
+        model = cls(n_units, init_std=0.0, device=device)
         with torch.no_grad():
-            w = torch.randn(n_units, n_units, generator=generator) * weight_std
+            w = torch.randn(n_units, n_units, generator=generator, device=device) * weight_std
             model.weight.copy_(cls._symmetrize(w) * 2**0.5)  # off-diagonal std = weight_std
-            model.bias.copy_(torch.randn(n_units, generator=generator) * bias_std)
+            model.bias.normal_(0.0, bias_std, generator=generator)
         return model
 
     def extra_repr(self) -> str:

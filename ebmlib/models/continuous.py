@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .._validation import check_positive_float, check_positive_int
+from ..utils import _factory_device
 from ._init import linear
 from .base import EnergyModel
 
@@ -161,6 +162,7 @@ class MLPEnergy(EnergyModel):
         self.envelope_std = envelope_std
         layers: list[nn.Module] = []
         width = n_features
+        device = _factory_device(device, generator)
         for h in [*hidden, 1]:
             check_positive_int(h, "hidden[i]")
             layers += [linear(width, h, generator, device, dtype), nn.SiLU()]

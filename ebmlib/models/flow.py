@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .._validation import check_batch, check_generator, check_positive_int
+from ..utils import _on_cpu
 from ._init import linear
 from .continuous import _sample_count
 
@@ -91,6 +92,7 @@ class CouplingFlow(nn.Module):
         self.loc = nn.Parameter(loc.clone())
         self.log_scale = nn.Parameter(scale.log())
         parity = torch.arange(n_features) % 2
+        generator = _on_cpu(generator)  # the flow is made on the CPU; move it with .to()
         self.layers = nn.ModuleList(
             _Coupling((parity == (i % 2)).float(), hidden, generator) for i in range(n_layers)
         )

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .._validation import check_ids, check_positive_int
+from ..utils import _on_cpu
 from ._init import linear
 
 __all__ = ["NeuralLM"]
@@ -47,6 +48,7 @@ class NeuralLM(nn.Module):
             check_positive_int(value, name)
         self.vocab_size = vocab_size
         self.context_size = context_size
+        generator = _on_cpu(generator)  # the model is made on the CPU; move it with .to()
         self.embedding = nn.utils.skip_init(nn.Embedding, vocab_size, embed_dim)
         with torch.no_grad():
             self.embedding.weight.normal_(generator=generator)

@@ -8,6 +8,7 @@ from torch.nn.functional import softplus
 
 from .._random import bernoulli_
 from .._validation import check_positive_float, check_positive_int
+from ..utils import _factory_device
 from .base import Bipartite, EnergyModel, Enumeration
 
 __all__ = ["RBM"]
@@ -81,7 +82,7 @@ class RBM(EnergyModel):
             raise ValueError(f"init_std must be >= 0, got {init_std}")
         self.n_features = n_visible
         self.n_hidden = n_hidden
-        factory = {"device": device, "dtype": dtype or torch.get_default_dtype()}
+        factory = {"device": _factory_device(device, generator), "dtype": dtype or torch.get_default_dtype()}
         weight = torch.zeros(n_visible, n_hidden, **factory)
         if init_std > 0:
             weight.normal_(0.0, init_std, generator=generator)
@@ -213,12 +214,13 @@ class RBM(EnergyModel):
         bias_std: float = 1.0,
         generator: torch.Generator | None = None,
     ) -> "RBM":
-        """An RBM with Gaussian random weights and biases (a known ground truth for tests)."""
-        model = cls(n_visible, n_hidden, init_std=0.0)
+        """An RBM with Gaussian random weights and biases (a known ground truth for tests), made on
+        the generator's device."""
+        model = cls(n_visible, n_hidden, init_std=0.0, device=_factory_device(None, generator))
         with torch.no_grad():
-            model.weight.copy_(torch.randn(n_visible, n_hidden, generator=generator) * weight_std)
-            model.visible_bias.copy_(torch.randn(n_visible, generator=generator) * bias_std)
-            model.hidden_bias.copy_(torch.randn(n_hidden, generator=generator) * bias_std)
+            model.weight.normal_(0.0, weight_std, generator=generator)
+            model.visible_bias.normal_(0.0, bias_std, generator=generator)
+            model.hidden_bias.normal_(0.0, bias_std, generator=generator)
         return model
 
     def extra_repr(self) -> str:

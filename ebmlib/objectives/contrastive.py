@@ -145,18 +145,17 @@ def expected_cd(model: EnergyModel, x: torch.Tensor, k: int = 1) -> torch.Tensor
 
     The chains' law after ``k`` Gibbs steps from the data is ``q T^k``, with ``q`` the
     empirical distribution of ``x`` and ``T`` the exact transition matrix
-    (:func:`ebmlib.exact.gibbs_transition`). Its gradient is the expected CD-k update with
-    no Monte Carlo noise, so a fit with it reaches CD-k's fixed point, which
+    (:func:`ebmlib.exact.chain_law` propagates it). Its gradient is the expected CD-k update
+    with no Monte Carlo noise, so a fit with it reaches CD-k's fixed point, which
     ``expected_cd``'s gradient being zero certifies. Returns a 0-d float64 tensor.
     """
     check_positive_int(k, "k")
     model.check_input(x)
     n = model.n_features
     with torch.no_grad():
-        step = exact.gibbs_transition(model)
         codes = (x.double() * 2 ** torch.arange(n, dtype=torch.float64, device=x.device)).sum(1).long()
         q = torch.bincount(codes, minlength=2**n).double() / len(x)
-        law = q @ torch.linalg.matrix_power(step, k)
+        law = exact.chain_law(model, q, k)
     states = exact.binary_states(n, device=x.device)
     return model.energy(x.double()).mean() - law @ model.energy(states)
 
