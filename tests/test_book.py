@@ -89,8 +89,9 @@ def test_citations_exist_and_glued_names_are_defined(path):
     for group in re.findall(r"\{cite:[pt]\}`([^`]+)`", text):
         for key in group.split(","):
             assert key.strip() in keys, f"{path.name} cites unknown key {key}"
-    for name in re.findall(r"\{glue:text\}`([^`]+)`", text):
-        assert re.search(rf'glue\("{re.escape(name)}"', code), f"{path.name} shows unglued {name}"
+    for name in re.findall(r"\{glue(?::text|:figure)?\}`?\s*([A-Za-z_][A-Za-z0-9_]*)", text):
+        glued = re.search(rf'glue\("{re.escape(name)}"', code) or re.search(rf"\b{re.escape(name)}=", code)
+        assert glued, f"{path.name} shows unglued {name}"
 
 
 def test_a_chapter_runs_under_papermill_with_overridden_parameters(tmp_path):
