@@ -13,19 +13,23 @@ Run: python benchmarks/large_softmax.py [--device cuda]
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import torch
-from _timing import best_time, report
 
-from ebmlib import objectives
-from ebmlib.models import NeuralLM
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import report  # noqa: E402
+
+from ebmlib import objectives  # noqa: E402
+from ebmlib.models import NeuralLM  # noqa: E402
+from ebmlib.utils import make_generator, time_call  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    torch.manual_seed(0)
     for vocab in [2_000, 20_000, 50_000]:
         bench(vocab, args)
 
@@ -33,31 +37,32 @@ def main() -> None:
 def bench(vocab: int, args: argparse.Namespace) -> None:
     """Both comparisons at one vocabulary size."""
     device = torch.device(args.device)
-    lm = NeuralLM(vocab, 1, 64, 128).to(device)
-    torch.nn.init.normal_(lm.output.weight, std=0.05)
+    gen = make_generator(0, "benchmark", vocab, device=device)
+    lm = NeuralLM(vocab, 1, 64, 128, generator=make_generator(0, "lm", vocab)).to(device)
+    with torch.no_grad():
+        lm.output.weight.normal_(0.0, 0.05, generator=make_generator(0, "output", vocab))
     optimizer = torch.optim.Adam(lm.parameters(), lr=1e-3)
-    batch = torch.randint(vocab, (256, 2), device=device)
+    batch = torch.randint(vocab, (256, 2), device=device, generator=gen)
     q = torch.full((vocab,), 1.0 / vocab, device=device)
 
-    def update(output_loss):
+    def update(loss_fn):
         def step():
             optimizer.zero_grad()
-            hidden = lm.features(batch[:, :1])
-            output_loss(lm.output.weight, lm.output.bias, hidden, batch[:, 1]).backward()
+            loss_fn(lm, batch).backward()
             optimizer.step()
         return step
 
-    full = best_time(update(objectives.softmax_nll), repeats=10, device=args.device)
-    nce = best_time(update(lambda w, b, h, t: objectives.sampled_nce(w, b, h, t, q, 64)), repeats=10,
-                    device=args.device)
+    full = time_call(update(objectives.next_word_loss(objectives.softmax_nll)), repeats=10)
+    nce_loss = objectives.next_word_loss(objectives.sampled_nce, q, 64, generator=gen)
+    nce = time_call(update(nce_loss), repeats=10)
     report(f"(a) one training update, V = {vocab:,}", ("full softmax", full), ("NCE, k = 64", nce),
            "grows with V")
 
-    ctx = torch.randint(vocab, (1000, 1), device=device)
-    words = torch.randint(vocab, (1000,), device=device)
+    ctx = torch.randint(vocab, (1000, 1), device=device, generator=gen)
+    words = torch.randint(vocab, (1000,), device=device, generator=gen)
     with torch.no_grad():
-        normalized = best_time(lambda: lm.log_prob(ctx, words), repeats=10, device=args.device)
-        self_norm = best_time(lambda: lm.unnormalized_log_prob(ctx, words), repeats=10, device=args.device)
+        normalized = time_call(lambda: lm.log_prob(ctx, words), repeats=10)
+        self_norm = time_call(lambda: lm.unnormalized_log_prob(ctx, words), repeats=10)
     report(f"(b) scoring 1,000 words, V = {vocab:,}", ("with the normalizer", normalized),
            ("self-normalized", self_norm), "Devlin et al.: ~15x for their output layer")
 

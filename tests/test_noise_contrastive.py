@@ -377,6 +377,23 @@ def test_neural_lm_log_prob_is_the_full_softmax():
         lm.log_prob(context, target + 40)
 
 
+def test_next_word_loss_applies_the_objective_to_the_lm_features():
+    lm = NeuralLM(40, context_size=2, embed_dim=4, hidden_dim=6,
+                  generator=torch.Generator().manual_seed(0)).double()
+    batch = torch.randint(40, (9, 3), generator=torch.Generator().manual_seed(1))
+    loss = objectives.next_word_loss(objectives.softmax_nll)
+    expected = -lm.log_prob(batch[:, :2], batch[:, 2]).mean()
+    torch.testing.assert_close(loss(lm, batch), expected)
+    unigram = torch.full((40,), 1 / 40, dtype=torch.float64)
+    sampled = objectives.next_word_loss(objectives.sampled_nce, unigram, 5,
+                                        generator=torch.Generator().manual_seed(2))
+    direct = objectives.sampled_nce(lm.output.weight, lm.output.bias, lm.features(batch[:, :2]),
+                                    batch[:, 2], unigram, 5, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(sampled(lm, batch), direct)
+    with pytest.raises(TypeError, match="objective"):
+        objectives.next_word_loss("softmax")
+
+
 def test_minimize_converges_and_refuses_nan():
     class Quadratic(torch.nn.Module):
         def __init__(self):

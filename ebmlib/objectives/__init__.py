@@ -16,7 +16,8 @@ Each drops into an ordinary PyTorch loop (``loss.backward(); optimizer.step()``)
   :class:`AdversarialBound` (and :func:`nce_accuracy`, the classifier's accuracy).
 * Large softmax output layers: :func:`softmax_nll` (with the self-normalization penalty),
   :func:`sampled_nce`, :func:`sampled_negative_sampling`, :func:`sampled_softmax`,
-  :func:`normalization_penalty`.
+  :func:`normalization_penalty`; :func:`next_word_loss` makes any of them a loss for
+  :func:`ebmlib.training.fit` on a language model.
 """
 
 from .contrastive import Centering, FastPCD, PersistentCD, cd, expected_cd, pcd
@@ -30,7 +31,14 @@ from .noise_contrastive import (
     negative_sampling,
     self_contrastive,
 )
-from .output_layer import normalization_penalty, sampled_negative_sampling, sampled_nce, sampled_softmax, softmax_nll
+from .output_layer import (
+    next_word_loss,
+    normalization_penalty,
+    sampled_negative_sampling,
+    sampled_nce,
+    sampled_softmax,
+    softmax_nll,
+)
 from .pseudolikelihood import (
     generalized_pseudolikelihood,
     pseudolikelihood,
@@ -47,4 +55,5 @@ __all__ = [
     "nce", "nce_accuracy", "negative_sampling", "importance_sampled_nll", "self_contrastive", "FlowContrastive",
     "AdversarialBound",
     "softmax_nll", "sampled_nce", "sampled_negative_sampling", "sampled_softmax", "normalization_penalty",
+    "next_word_loss",
 ]

@@ -28,7 +28,7 @@ from .._validation import check_generator, check_ids, check_positive_int
 from .noise_contrastive import _logistic_loss
 
 __all__ = ["softmax_nll", "sampled_nce", "sampled_negative_sampling", "sampled_softmax",
-           "normalization_penalty"]
+           "normalization_penalty", "next_word_loss"]
 
 
 def _check_layer(weight: torch.Tensor, bias: torch.Tensor, hidden: torch.Tensor, target: torch.Tensor) -> None:
@@ -152,3 +152,23 @@ def sampled_softmax(
     log_q = noise_probs.log()
     logits = torch.cat([(s_target - log_q[target])[:, None], s_noise - log_q[ids]], dim=1)
     return F.cross_entropy(logits, torch.zeros_like(target))
+
+
+def next_word_loss(objective, *args, **kwargs):
+    """Turn an output-layer objective into a ``loss(lm, batch)`` for :func:`ebmlib.training.fit`.
+
+    ``batch`` rows are ``[context words..., target word]`` (``data.ngrams`` joined as columns);
+    the loss computes the language model's features of the context and applies
+    ``objective(lm.output.weight, lm.output.bias, features, target, *args, **kwargs)``.
+
+    Example:
+        ``loss = next_word_loss(sampled_nce, unigram, 64, generator=gen)``.
+    """
+    if not callable(objective):
+        raise TypeError(f"objective must be callable, got {type(objective).__name__}")
+
+    def loss(lm, batch: torch.Tensor) -> torch.Tensor:
+        hidden = lm.features(batch[:, :-1])
+        return objective(lm.output.weight, lm.output.bias, hidden, batch[:, -1], *args, **kwargs)
+
+    return loss
