@@ -228,11 +228,11 @@ def sample(
     device = _device(model)
     check_generator(generator, device)
     dtype = next(iter(model.parameters())).dtype
-    with torch.no_grad():
-        states = binary_states(enum.n_bits, device=device)
-        probs = torch.softmax(enum.log_weight(states), 0)
-        idx = torch.multinomial(probs, n_samples, replacement=True, generator=generator)
-        drawn = states[idx].to(dtype)
+    with torch.no_grad():  # the weights chunk by chunk; only the drawn states are built
+        log_w = torch.cat([enum.log_weight(states) for states in _chunks(enum.n_bits, device)])
+        idx = torch.multinomial(torch.softmax(log_w, 0), n_samples, replacement=True, generator=generator)
+        bits = torch.arange(enum.n_bits, device=device)
+        drawn = ((idx[:, None] >> bits) & 1).to(dtype)
         if enum.layer == "hidden":
             drawn = bernoulli_(torch.sigmoid(enum.bipartite.visible_logits(drawn)), generator)
     return drawn

@@ -161,6 +161,31 @@ def test_log_z_tracker_follows_pcd_training():
     assert abs(tracker.history[-1] - tracker.history[0]) > 1.0  # log Z really moved
 
 
+def test_log_z_tracker_weights_resampling_and_chain_assignment():
+    model = RBM.random(6, 3, weight_std=1.0, generator=g(20))
+    start = exact.log_partition(model).item()
+    chains = exact.sample(model, 400, generator=g(21))
+    with pytest.raises(ValueError, match="resample_ess"):
+        estimators.LogZTracker(model, start, chains, resample_ess=1.5)
+    with pytest.raises(ValueError, match="at least 2"):
+        estimators.LogZTracker(model, start, chains[:1])
+    # one update to a known new model: the increment is an importance-sampling ratio
+    tracker = estimators.LogZTracker(model, start, chains, generator=g(22), resample_ess=0.0)
+    new = RBM.random(6, 3, weight_std=1.0, generator=g(23))
+    with torch.no_grad():
+        for a, b in zip(model.parameters(), new.parameters()):
+            a.mul_(0.7).add_(0.3 * b)  # a small step
+    expected = start + torch.logsumexp(
+        (tracker._old.energy(chains) - model.energy(chains)).double(), 0).item() - math.log(400)
+    assert tracker.update(model) == pytest.approx(expected, abs=1e-9)
+    assert abs(tracker.log_z - exact.log_partition(model).item()) < 0.05
+    assert tracker.ess < 400  # unequal weights, kept (never resampled)
+    # assigning chains keeps the estimate and gives the new chains equal weights
+    before = tracker.log_z
+    tracker.chains = exact.sample(model, 50, generator=g(24))
+    assert tracker.log_z == pytest.approx(before) and tracker.ess == pytest.approx(50)
+
+
 def test_piecewise_schedule_is_a_valid_schedule():
     betas = estimators.piecewise_schedule(1450)
     assert len(betas) == 1450

@@ -2,17 +2,27 @@ r"""Following ``log Z`` while a model trains, cheaply, from chains that track th
 
 Between two consecutive parameter vectors ``theta_t`` and ``theta_{t+1}``,
 
-    log Z_{t+1} - log Z_t = log E_{x ~ p_t}[exp(E_t(x) - E_{t+1}(x))],
+    Z_{t+1} / Z_t = E_{x ~ p_t}[exp(E_t(x) - E_{t+1}(x))],
 
-an importance-sampling estimate over samples of ``p_t``. Summing the increments from a
-known starting value (for example the exact ``log Z`` of the initial model) follows
-``log Z`` at the cost of two energy evaluations and a few kernel steps per update.
+an importance-sampling ratio over samples of ``p_t``. The training run is then an annealing
+path, from the initial model to the current one, and the tracker is AIS along it
+(sequential Monte Carlo): each chain carries a log weight, which every update raises by
+``E_t(x) - E_{t+1}(x)`` before the chain is moved by a kernel that leaves ``p_{t+1}``
+invariant, and
 
-The samples must be *independent of the update*. The training chains of PCD are not: the
-update has just raised the energy exactly where they are, so reusing them biases every
-increment downwards, and the bias piles up. The tracker therefore keeps its own chains,
-advanced under each new model. This is a simpler relative of the scheme of Desjardins,
-Courville and Bengio (2011), which also uses tempered chains and bridge estimates.
+    log Z_t = log Z_base + log mean_i exp(log_w_i).
+
+Chains that lag behind the model are not a bias here, only weight variance: an equal-weight
+average of the increments over lagging chains would drift (the chains sit where the old
+model put mass, and the new one has moved it). When the weights' effective sample size falls
+below ``resample_ess`` times the number of chains, the chains are resampled in proportion
+to their weights and the weights reset, the estimate carried into ``log Z_base``.
+
+The chains must be *independent of the update*. The training chains of PCD are not: the
+update has just raised the energy exactly where they are, so increments computed on them are
+biased downwards, and the bias piles up. The tracker therefore keeps its own chains. This is
+a simpler relative of the scheme of Desjardins, Courville and Bengio (2011), which also uses
+tempered chains and bridge estimates.
 """
 
 from __future__ import annotations
@@ -26,23 +36,29 @@ from ..models import EnergyModel
 from ..samplers import Kernel, default_kernel, run_chain
 from ..samplers.base import _check_kernel
 from ..utils import log_mean_exp
+from .result import effective_sample_size
 
 __all__ = ["LogZTracker"]
 
 
 class LogZTracker:
-    """Accumulate ``log Z`` increments between successive versions of a model.
+    """Accumulate ``log Z`` along a training run by annealed importance sampling.
 
     Args:
         model: the model at the start; a frozen copy is kept to evaluate old energies.
         log_z: ``log Z`` of that starting model (exact, or estimated).
-        chains: ``[chains, n]`` initial states of the tracker's own chains (ideally samples
-            of the starting model).
+        chains: ``[chains, n]`` initial states of the tracker's own chains (samples of the
+            starting model; exact ones where they can be had).
         n_steps: kernel steps per update.
         kernel: the move (default Gibbs for binary models, MALA for continuous ones).
         generator: random generator on the chains' device.
+        resample_ess: resample the chains when the effective sample size of their weights
+            falls below this fraction of their number (``0`` never resamples, ``1`` resamples
+            after every update).
 
     Call :meth:`update` after every parameter update; read ``log_z`` (and ``history``).
+    Assigning new ``chains`` folds the current estimate into the base and gives the new
+    chains equal weights.
     """
 
     def __init__(
@@ -54,25 +70,59 @@ class LogZTracker:
         *,
         kernel: Kernel | None = None,
         generator: torch.Generator | None = None,
+        resample_ess: float = 0.5,
     ) -> None:
         model.check_input(chains, "chains")
+        if len(chains) < 2:
+            raise ValueError(f"chains must hold at least 2 states, got {len(chains)}")
         self.n_steps = check_positive_int(n_steps, "n_steps")
+        if not isinstance(resample_ess, (int, float)) or not 0 <= resample_ess <= 1:
+            raise ValueError(f"resample_ess must be a number in [0, 1], got {resample_ess!r}")
+        self.resample_ess = float(resample_ess)
         self.kernel = default_kernel(model) if kernel is None else kernel
         _check_kernel(self.kernel)
         check_generator(generator, chains.device)
         self.generator = generator
         self._old = copy.deepcopy(model).requires_grad_(False)
-        self.chains = chains.detach().clone()
-        self.log_z = float(log_z)
+        self._base = float(log_z)
+        self.chains = chains
         self.history: list[float] = [self.log_z]
 
+    @property
+    def chains(self) -> torch.Tensor:
+        """``[chains, n]`` the tracker's current states."""
+        return self._chains
+
+    @chains.setter
+    def chains(self, states: torch.Tensor) -> None:
+        if hasattr(self, "_log_w"):
+            self._base = self.log_z
+        self._chains = states.detach().clone()
+        self._log_w = torch.zeros(len(states), dtype=torch.float64, device=states.device)
+
+    @property
+    def log_z(self) -> float:
+        """The current estimate of ``log Z``."""
+        return self._base + log_mean_exp(self._log_w, 0).item()
+
+    @property
+    def ess(self) -> float:
+        """Effective sample size of the chains' current weights."""
+        return effective_sample_size(self._log_w)
+
     def update(self, model: EnergyModel) -> float:
-        """Add the increment from the previous model to ``model``; then move the chains under ``model``."""
+        """Weight the chains by ``p~_new / p~_old``, resample if needed, move them under ``model``."""
         with torch.no_grad():
-            gap = (self._old.energy(self.chains) - model.energy(self.chains)).double()
-            self.log_z += log_mean_exp(gap, 0).item()
+            self._log_w += (self._old.energy(self._chains) - model.energy(self._chains)).double()
             for old, new in zip(self._old.parameters(), model.parameters()):
                 old.copy_(new)
-        self.chains = run_chain(self.kernel, model, self.chains, self.n_steps, generator=self.generator)
-        self.history.append(self.log_z)
-        return self.log_z
+            log_z = self.log_z
+            n = len(self._chains)
+            if self.ess < self.resample_ess * n or (self.resample_ess == 1.0):
+                probs = torch.softmax(self._log_w, 0)
+                idx = torch.multinomial(probs, n, replacement=True, generator=self.generator)
+                self._chains = self._chains[idx]
+                self._base, self._log_w = log_z, torch.zeros_like(self._log_w)
+        self._chains = run_chain(self.kernel, model, self._chains, self.n_steps, generator=self.generator)
+        self.history.append(log_z)
+        return log_z
