@@ -111,8 +111,9 @@ def log_partition(model: EnergyModel, *, max_bits: int = _MAX_BITS) -> torch.Ten
     """Exact ``log Z`` as a 0-d float64 tensor.
 
     Differentiable with respect to the model's parameters (so ``torch.autograd`` gives the
-    exact gradient of ``log Z``) when gradients are enabled; wrap the call in
-    ``torch.no_grad()`` to save memory on large enumerations.
+    exact gradient of ``log Z``) when gradients are enabled. The enumeration is checkpointed
+    chunk by chunk, so a differentiable call costs the memory of one chunk, not of all
+    ``2^n`` states; ``backward`` recomputes the chunks.
 
     Args:
         model: a model with a closed-form ``log Z``, or a binary model (enumerated).
@@ -130,7 +131,17 @@ def log_partition(model: EnergyModel, *, max_bits: int = _MAX_BITS) -> torch.Ten
             "use ebmlib.exact.log_partition_grid for 1-3 dimensions"
         )
     enum = _checked(model, max_bits)
-    parts = [torch.logsumexp(enum.log_weight(states), 0) for states in _chunks(enum.n_bits, _device(model))]
+
+    def part(states: torch.Tensor) -> torch.Tensor:
+        return torch.logsumexp(enum.log_weight(states), 0)
+
+    tracked = torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters())
+    if tracked:  # keep only each chunk's log-sum-exp; backward recomputes the chunk
+        from torch.utils.checkpoint import checkpoint
+
+        parts = [checkpoint(part, states, use_reentrant=False) for states in _chunks(enum.n_bits, _device(model))]
+    else:
+        parts = [part(states) for states in _chunks(enum.n_bits, _device(model))]
     return torch.logsumexp(torch.stack(parts), 0)
 
 
