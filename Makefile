@@ -70,8 +70,10 @@ check-site: env
 		--chromium $(CHROMIUM)
 
 benchmark: $(STAMP)
+	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
 	$(BIN)/python benchmarks/gibbs.py
-	$(BIN)/python benchmarks/sklearn_rbm.py
+	$(BIN)/python benchmarks/rbm_training.py
+	$(BIN)/python benchmarks/score_matching.py
 	$(BIN)/python benchmarks/ais.py
 	$(BIN)/python benchmarks/large_softmax.py
 

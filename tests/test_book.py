@@ -90,7 +90,9 @@ def test_citations_exist_and_glued_names_are_defined(path):
         for key in group.split(","):
             assert key.strip() in keys, f"{path.name} cites unknown key {key}"
     for name in re.findall(r"\{glue(?::text|:figure)?\}`?\s*([A-Za-z_][A-Za-z0-9_]*)", text):
-        glued = re.search(rf'glue\("{re.escape(name)}"', code) or re.search(rf"\b{re.escape(name)}=", code)
+        prefix = name.rsplit("_", 1)[0]
+        glued = (re.search(rf'glue\("{re.escape(name)}"', code) or re.search(rf"\b{re.escape(name)}=", code)
+                 or re.search(rf'\*\*\{{f"{re.escape(prefix)}_\{{', code))  # ch.glue(**{f"ll_{k}": ...})
         assert glued, f"{path.name} shows unglued {name}"
 
 

@@ -98,7 +98,7 @@ class BoltzmannMachine(EnergyModel):
     ) -> torch.Tensor:
         """One systematic-scan sweep, unit ``i`` redrawn from ``sigmoid(local field)`` in turn.
 
-        Compiled with numba on the CPU (see :mod:`ebmlib.samplers._scan`); ``backend`` forces
+        Compiled with numba on the CPU (``ebmlib.samplers._scan``); ``backend`` forces
         ``"numba"`` or the tensor loop ``"torch"``. ``order="reverse"`` scans ``n-1, ..., 0``,
         the time reversal of the forward scan.
         """

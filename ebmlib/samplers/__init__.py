@@ -1,6 +1,6 @@
 """Markov chain samplers: kernels with states, run over many chains at once.
 
-Every sampler is a *kernel* (see :mod:`ebmlib.samplers.base`): ``init(model, x) -> State`` and
+Every sampler is a *kernel* (see :class:`Kernel`): ``init(model, x) -> State`` and
 ``step(model, state, generator, **params) -> (State, Info)``, with ``NamedTuple`` states that
 carry what the next step reuses.
 

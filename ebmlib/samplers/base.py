@@ -38,7 +38,7 @@ class Kernel:
     """Base class of ebmlib's kernels (see the module docstring for the protocol).
 
     Subclasses set their default settings in ``__init__`` (stored in ``self.params``) and
-    implement :meth:`init` and :meth:`step`; :meth:`_settings` merges a step's overrides.
+    implement :meth:`init` and :meth:`step`; ``_settings`` merges a step's overrides.
     """
 
     params: dict[str, Any]
@@ -70,12 +70,11 @@ class Kernel:
 
 
 class Chain(NamedTuple):
-    """What :func:`run_chain` returns when asked for a trace.
+    """What :func:`run_chain` returns when asked for a trace: ``(x, state, trace)``.
 
-    Attributes:
-        x: the chains' final states, ``[chains, n]``.
-        state: the kernel's final state (to continue the run with ``kernel.step``).
-        trace: each requested statistic, stacked over steps: ``[n_steps, ...]``.
+    ``x`` holds the chains' final states, ``[chains, n]``; ``state`` is the kernel's final
+    state (to continue the run with ``kernel.step``); ``trace`` maps each requested statistic
+    to its values stacked over steps, ``[n_steps, ...]``.
     """
 
     x: torch.Tensor
