@@ -255,3 +255,17 @@ def test_reverse_scan_is_the_time_reversal_of_the_scan():
     row = reversal[6]
     assert bool(((freq - row).abs() <= 5 * torch.sqrt(row * (1 - row) / 40_000) + 1e-12).all())
     assert not torch.allclose(reversal, forward, atol=1e-3)  # the scan is not reversible: the test can tell
+
+
+def test_ais_schedule_check_on_a_gaussian_with_known_log_z():
+    target = GaussianEnergy(32, torch.full((32,), 1.0), 4.0 * torch.eye(32)).double()
+    kernel = samplers.Langevin(0.05, adjusted=True)
+    check = estimators.ais_schedule_check(target, 200, (1000, 3000), generator=g(30), kernel=kernel)
+    truth = exact.log_partition(target).item()
+    assert check.converged and within(check.estimate, truth)
+    assert set(check.estimates) == {1000, 3000} and check.estimate is check.estimates[3000]
+    # two distributions (importance sampling from N(0, I) in 32-d) is tens of nats short
+    short = estimators.ais_schedule_check(target, 200, (2, 100), generator=g(31), kernel=kernel)
+    assert not short.converged and float(short.estimates[2].log_z) < truth - 10
+    with pytest.raises(ValueError, match="lengths"):
+        estimators.ais_schedule_check(target, 10, (100, 50))

@@ -1,7 +1,8 @@
 """Estimators of the partition function, all returning an :class:`Estimate`.
 
 * :func:`importance_sampling`: simple importance sampling from a proposal.
-* :func:`ais`: annealed importance sampling (a stochastic lower bound on ``log Z``).
+* :func:`ais`: annealed importance sampling (a stochastic lower bound on ``log Z``);
+  :func:`ais_schedule_check` runs it at several schedule lengths and checks it settled.
 * :func:`reverse_ais`: AIS run backwards from samples (a stochastic upper bound from exact
   samples; RAISE from data); with :func:`ais` it brackets ``log Z``.
 * :func:`bridge_sampling`: Bennett's acceptance ratio, from samples of both ends.
@@ -12,7 +13,7 @@ The path estimators walk the annealing paths of :mod:`ebmlib.estimators.paths` a
 kernel from :mod:`ebmlib.samplers`.
 """
 
-from .annealing import ais, reverse_ais
+from .annealing import ScheduleCheck, ais, ais_schedule_check, reverse_ais
 from .bridge import bridge_sampling
 from .importance import importance_sampling
 from .linked import linked_importance_sampling
@@ -21,7 +22,7 @@ from .result import Estimate, effective_sample_size, relative_variance
 from .tracking import LogZTracker
 
 __all__ = [
-    "Estimate", "importance_sampling", "ais", "reverse_ais", "bridge_sampling", "linked_importance_sampling",
+    "Estimate", "importance_sampling", "ais", "ais_schedule_check", "ScheduleCheck", "reverse_ais", "bridge_sampling", "linked_importance_sampling",
     "LogZTracker", "Bernoulli", "resolve_base", "linear_schedule", "piecewise_schedule", "check_schedule",
     "effective_sample_size", "relative_variance",
 ]

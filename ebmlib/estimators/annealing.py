@@ -20,6 +20,7 @@ computation for RBMs and Boltzmann machines) and MALA for continuous ones.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -31,7 +32,7 @@ from ..utils import progress_range
 from .paths import AnnealingPath, check_schedule, linear_schedule, resolve_base
 from .result import Estimate
 
-__all__ = ["ais", "reverse_ais"]
+__all__ = ["ais", "reverse_ais", "ais_schedule_check", "ScheduleCheck"]
 
 
 def _prepare(model: EnergyModel, n_runs: int, name: str, base, kernel, generator,
@@ -135,3 +136,66 @@ def reverse_ais(
             log_r += path.increment(x, hi, lo)
     estimate = Estimate.from_log_weights(log_r)  # estimates log(Z_0 / Z)
     return Estimate(path.log_z0 - estimate.log_z, -log_r, estimate.ess, estimate.stderr)
+
+
+@dataclass
+class ScheduleCheck:
+    """AIS run at several schedule lengths, and whether the estimate has stopped moving.
+
+    Attributes:
+        estimates: number of distributions -> :class:`~ebmlib.estimators.Estimate`, shortest first.
+        converged: whether the two longest schedules agree within ``sigmas`` combined standard
+            errors.
+        sigmas: the tolerance used.
+    """
+
+    estimates: dict[int, Estimate]
+    converged: bool
+    sigmas: float
+
+    @property
+    def estimate(self) -> Estimate:
+        """The estimate from the longest schedule."""
+        return self.estimates[max(self.estimates)]
+
+    def __repr__(self) -> str:
+        runs = ", ".join(f"{k}: {float(e.log_z):.3f} ± {e.stderr:.3f}" for k, e in self.estimates.items())
+        return f"ScheduleCheck({runs}; converged={self.converged})"
+
+
+def ais_schedule_check(
+    model: EnergyModel,
+    n_chains: int,
+    lengths: Sequence[int] = (250, 1000, 4000),
+    *,
+    sigmas: float = 3.0,
+    base=None,
+    kernel: Kernel | None = None,
+    generator: torch.Generator | None = None,
+    progress: bool = False,
+) -> ScheduleCheck:
+    """Run :func:`ais` with linear schedules of increasing length and check that it settled.
+
+    An AIS estimate whose schedule is too short is biased (downwards, on average) and its
+    standard error does not show it; lengthening the schedule until the estimate stops
+    moving is the practical check. The two longest runs must agree within ``sigmas`` times
+    the square root of the sum of their squared standard errors. Agreement is necessary, not
+    sufficient: two schedules that are both far too short can agree on a wrong value.
+
+    Args:
+        model, n_chains, base, kernel, generator, progress: as in :func:`ais`.
+        lengths: numbers of distributions, increasing (at least two).
+        sigmas: the tolerance in combined standard errors.
+
+    Returns:
+        A :class:`ScheduleCheck`; ``.estimate`` is the longest run's.
+    """
+    lengths = [check_positive_int(k, "lengths[i]") for k in lengths]
+    if len(lengths) < 2 or any(b <= a for a, b in zip(lengths, lengths[1:])):
+        raise ValueError(f"lengths must hold at least two increasing schedule lengths, got {lengths}")
+    estimates = {k: ais(model, n_chains, k, base=base, kernel=kernel, generator=generator, progress=progress)
+                 for k in lengths}
+    last, previous = estimates[lengths[-1]], estimates[lengths[-2]]
+    gap = abs(float(last.log_z) - float(previous.log_z))
+    converged = gap <= sigmas * (last.stderr**2 + previous.stderr**2) ** 0.5
+    return ScheduleCheck(estimates, converged, sigmas)

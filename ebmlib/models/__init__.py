@@ -1,7 +1,8 @@
 """Energy models sharing one interface: ``energy``, ``unnormalized_log_prob``, ``score``, and
 the capabilities the rest of the library asks for (see :class:`EnergyModel`).
 
-``LearnedNormalizer`` adds a learned ``c = -log Z`` (for NCE); ``Tempered`` divides a model's
+``MLPEnergy`` and ``ConvEnergy`` are neural energies (the deep energy-based models of chapter
+9); ``LearnedNormalizer`` adds a learned ``c = -log Z`` (for NCE); ``Tempered`` divides a model's
 energy by a temperature; ``CouplingFlow`` is a normalizing flow (a noise or sampler
 distribution with exact ``log_prob``); ``NeuralLM`` is a language model whose softmax over a
 large vocabulary is the normalizer.
@@ -9,7 +10,7 @@ large vocabulary is the normalizer.
 
 from .base import Bipartite, EnergyModel, Enumeration
 from .boltzmann import BoltzmannMachine
-from .continuous import DistributionEnergy, GaussianEnergy, MLPEnergy
+from .continuous import ConvEnergy, DistributionEnergy, GaussianEnergy, MLPEnergy
 from .flow import CouplingFlow
 from .language import NeuralLM
 from .normalized import LearnedNormalizer
@@ -17,4 +18,4 @@ from .rbm import RBM
 from .wrappers import Tempered
 
 __all__ = ["EnergyModel", "Enumeration", "Bipartite", "BoltzmannMachine", "RBM", "GaussianEnergy", "MLPEnergy",
-           "DistributionEnergy", "LearnedNormalizer", "Tempered", "CouplingFlow", "NeuralLM"]
+           "ConvEnergy", "DistributionEnergy", "LearnedNormalizer", "Tempered", "CouplingFlow", "NeuralLM"]

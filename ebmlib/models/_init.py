@@ -34,3 +34,25 @@ def uniform_(layer: nn.Module, fan_in: int, generator: torch.Generator | None) -
     with torch.no_grad():
         for p in layer.parameters(recurse=False):
             p.uniform_(-bound, bound, generator=generator)
+
+
+def spectral_normalized(layer: nn.Module, generator: torch.Generator | None = None) -> nn.Module:
+    """``layer`` with spectral normalisation of its weight (Miyato et al. 2018).
+
+    The weight is divided by an estimate of its largest singular value, refined by one power
+    iteration at every forward pass in training mode, so the layer is (about) 1-Lipschitz.
+    The power method's starting vectors are drawn from ``generator``; PyTorch's global
+    random state is left as it was.
+    """
+    with torch.random.fork_rng(devices=[]):
+        nn.utils.parametrizations.spectral_norm(layer)
+    norm = layer.parametrizations.weight[0]
+    with torch.no_grad():
+        for name in ("_u", "_v"):
+            buffer = getattr(norm, name)
+            draw = torch.randn(buffer.shape, generator=generator, dtype=buffer.dtype,
+                               device=generator.device if generator is not None else buffer.device)
+            buffer.copy_(nn.functional.normalize(draw.to(buffer.device), dim=0))
+        weight = layer.parametrizations.weight.original
+        norm._power_method(norm._reshape_weight_to_matrix(weight), 15)
+    return layer

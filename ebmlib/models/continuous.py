@@ -11,10 +11,10 @@ from torch import nn
 
 from .._validation import check_positive_float, check_positive_int
 from ..utils import _factory_device
-from ._init import linear
+from ._init import conv2d, linear, spectral_normalized
 from .base import EnergyModel
 
-__all__ = ["GaussianEnergy", "MLPEnergy", "DistributionEnergy"]
+__all__ = ["GaussianEnergy", "MLPEnergy", "ConvEnergy", "DistributionEnergy"]
 
 
 def _sample_count(sample_shape: int | Sequence[int] | torch.Size) -> tuple[torch.Size, int]:
@@ -136,6 +136,9 @@ class MLPEnergy(EnergyModel):
         n_features: dimension ``d``.
         hidden: widths of the hidden layers.
         envelope_std: ``s``; ``None`` removes the envelope (then ``Z`` may be infinite).
+        spectral_norm: divide every weight matrix by its largest singular value (Miyato et
+            al. 2018), a stabiliser for energies trained with Langevin negatives (Du and
+            Mordatch 2019): it bounds how steep the network can make the energy.
         generator: random generator for the initial weights (PyTorch's default
             initialisation, uniform in ``+-1/sqrt(fan_in)``), on ``device``.
         device, dtype: where and in what precision the parameters live.
@@ -150,6 +153,7 @@ class MLPEnergy(EnergyModel):
         hidden: Sequence[int] = (64, 64),
         envelope_std: float | None = 10.0,
         *,
+        spectral_norm: bool = False,
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
@@ -165,7 +169,8 @@ class MLPEnergy(EnergyModel):
         device = _factory_device(device, generator)
         for h in [*hidden, 1]:
             check_positive_int(h, "hidden[i]")
-            layers += [linear(width, h, generator, device, dtype), nn.SiLU()]
+            layer = linear(width, h, generator, device, dtype)
+            layers += [spectral_normalized(layer, generator) if spectral_norm else layer, nn.SiLU()]
             width = h
         self.net = nn.Sequential(*layers[:-1])
 
@@ -178,6 +183,82 @@ class MLPEnergy(EnergyModel):
             else:
                 h = layer(h)
         e = h.squeeze(-1)
+        if self.envelope_std is not None:
+            e = e + 0.5 * (x * x).sum(-1) / self.envelope_std**2
+        return e
+
+
+class ConvEnergy(EnergyModel):
+    r"""A small convolutional energy for images: ``E(x) = f_theta(x) + ||x||^2 / (2 s^2)``.
+
+    Rows are flattened one-channel images, ``[batch, h * w]``. ``f_theta`` is a 3x3
+    convolution to ``channels[0]`` maps, then one 3x3 convolution with stride 2 for each
+    further entry of ``channels``, a linear layer to ``hidden`` units and a linear layer to
+    one number, with the smooth swish activation ``x sigmoid(x)`` (SiLU) after every layer but
+    the last, as in the deep energy models of Du and Mordatch (2019): Langevin sampling and
+    score-based training need a score that is continuous in ``x``. The network runs in the
+    dtype of its input.
+
+    Args:
+        image_shape: ``(h, w)``, e.g. ``(8, 8)`` for the scikit-learn digits or ``(28, 28)``
+            for MNIST.
+        channels: feature maps of each convolution; all but the first halve the resolution.
+        hidden: width of the dense layer.
+        envelope_std: ``s`` of a Gaussian envelope that keeps ``Z`` finite whatever the network
+            learns (``None``: no envelope, and ``Z`` may be infinite).
+        spectral_norm: spectral normalisation of every layer (see :class:`MLPEnergy`).
+        generator, device, dtype: as in :class:`MLPEnergy`.
+    """
+
+    def __init__(
+        self,
+        image_shape: Sequence[int] = (8, 8),
+        channels: Sequence[int] = (16, 32, 32),
+        hidden: int = 64,
+        envelope_std: float | None = None,
+        *,
+        spectral_norm: bool = False,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if len(image_shape) != 2:
+            raise ValueError(f"image_shape must be (height, width), got {tuple(image_shape)}")
+        h, w = (check_positive_int(v, "image_shape[i]") for v in image_shape)
+        if not channels:
+            raise ValueError("channels must list at least one convolution")
+        check_positive_int(hidden, "hidden")
+        if envelope_std is not None:
+            check_positive_float(envelope_std, "envelope_std")
+        self.image_shape, self.n_features, self.envelope_std = (h, w), h * w, envelope_std
+        device = _factory_device(device, generator)
+
+        def wrap(layer: nn.Module) -> nn.Module:
+            return spectral_normalized(layer, generator) if spectral_norm else layer
+
+        convs, width = [], 1
+        for i, c in enumerate(channels):
+            check_positive_int(c, "channels[i]")
+            stride = 1 if i == 0 else 2
+            convs.append(wrap(conv2d(width, c, 3, generator, device, dtype, stride=stride, padding=1)))
+            if stride == 2:
+                h, w = (h + 1) // 2, (w + 1) // 2
+            width = c
+        self.convs = nn.ModuleList(convs)
+        self.dense = wrap(linear(width * h * w, hidden, generator, device, dtype))
+        self.out = wrap(linear(hidden, 1, generator, device, dtype))
+
+    def energy(self, x: torch.Tensor) -> torch.Tensor:
+        """``E(x)`` per row: ``[batch, h * w] -> [batch]``."""
+        act = nn.functional.silu
+        z = x.reshape(-1, 1, *self.image_shape)
+        for conv in self.convs:
+            z = act(nn.functional.conv2d(z, self._param(conv.weight, x), self._param(conv.bias, x),
+                                         stride=conv.stride, padding=conv.padding))
+        z = act(nn.functional.linear(z.flatten(1), self._param(self.dense.weight, x),
+                                     self._param(self.dense.bias, x)))
+        e = nn.functional.linear(z, self._param(self.out.weight, x), self._param(self.out.bias, x)).squeeze(-1)
         if self.envelope_std is not None:
             e = e + 0.5 * (x * x).sum(-1) / self.envelope_std**2
         return e

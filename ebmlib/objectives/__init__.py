@@ -7,6 +7,9 @@ Each drops into an ordinary PyTorch loop (``loss.backward(); optimizer.step()``)
 * Cheaper negative phases: :func:`cd` (and its exact expectation :func:`expected_cd`),
   :func:`pcd`, :class:`PersistentCD`, :class:`FastPCD`; :class:`Centering` for centered
   gradients.
+* Deep energy models, continuous data: :class:`LangevinML` (Langevin negatives from noise,
+  persistent chains or a replay buffer, with the usual stabilisers; it raises
+  :class:`DivergenceError` when the energies run away).
 * No ``Z`` at all, binary data: :func:`pseudolikelihood`, :func:`random_conditional_pl`,
   :func:`generalized_pseudolikelihood`, :func:`ratio_matching`.
 * No ``Z`` at all, continuous data: :func:`score_matching`, :func:`sliced_score_matching`,
@@ -21,6 +24,7 @@ Each drops into an ordinary PyTorch loop (``loss.backward(); optimizer.step()``)
 """
 
 from .contrastive import Centering, FastPCD, PersistentCD, cd, expected_cd, pcd
+from .langevin_ml import DivergenceError, LangevinML
 from .likelihood import contrastive_loss, exact_nll, naive_mcmc
 from .noise_contrastive import (
     AdversarialBound,
@@ -55,5 +59,5 @@ __all__ = [
     "nce", "nce_accuracy", "negative_sampling", "importance_sampled_nll", "self_contrastive", "FlowContrastive",
     "AdversarialBound",
     "softmax_nll", "sampled_nce", "sampled_negative_sampling", "sampled_softmax", "normalization_penalty",
-    "next_word_loss",
+    "next_word_loss", "LangevinML", "DivergenceError",
 ]
