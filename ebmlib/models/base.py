@@ -138,7 +138,8 @@ class EnergyModel(nn.Module):
         """
         if self.is_binary:
             raise TypeError(f"{type(self).__name__} is a binary model: it has no score")
-        check_width(x, "x", self.n_features)
+        if not getattr(type(self).energy, "_width_checked", False):  # else energy checks it
+            check_width(x, "x", self.n_features)
         with torch.enable_grad():
             x = x.detach().requires_grad_(True)
             energy = self.energy(x)

@@ -29,11 +29,16 @@ __all__ = ["Langevin", "LangevinState", "LangevinInfo", "langevin"]
 
 
 class LangevinState(NamedTuple):
-    """The chains ``x`` ``[chains, d]``, their energies ``[chains]`` and scores ``[chains, d]``."""
+    """The chains ``x`` ``[chains, d]``, their energies ``[chains]`` and scores ``[chains, d]``.
+
+    The unadjusted kernel needs no energy and defers the score to the step that uses it, so
+    its states carry ``None`` in both: ``K`` steps cost ``K`` evaluations of the model, not
+    ``K + 1``. MALA's states carry both (its acceptance ratio needs them).
+    """
 
     x: torch.Tensor
-    energy: torch.Tensor
-    score: torch.Tensor
+    energy: torch.Tensor | None
+    score: torch.Tensor | None
 
 
 class LangevinInfo(NamedTuple):
@@ -71,24 +76,34 @@ class Langevin(Kernel):
                        "noise_scale": None if noise_scale is None else check_positive_float(noise_scale, "noise_scale"),
                        "max_score": None if max_score is None else check_positive_float(max_score, "max_score")}
 
+    def _all_accepted(self, x: torch.Tensor) -> torch.Tensor:
+        """``[chains]`` all True (one read-only tensor reused while the shape stays)."""
+        cached = getattr(self, "_accepted", None)
+        if cached is None or cached.shape[0] != x.shape[0] or cached.device != x.device:
+            cached = self._accepted = torch.ones((), dtype=torch.bool, device=x.device).expand(x.shape[0])
+        return cached
+
     def init(self, model: EnergyModel, x: torch.Tensor) -> LangevinState:
         if model.is_binary:
             raise TypeError(f"Langevin dynamics needs a continuous model, {type(model).__name__} is binary")
         model.check_input(x)
+        if not self.params["adjusted"]:
+            return LangevinState(x, None, None)  # the first step evaluates the score
         return LangevinState(x, *model.energy_and_score(x))
 
     def step(self, model: EnergyModel, state: LangevinState, generator: torch.Generator | None = None,
              **params) -> tuple[LangevinState, LangevinInfo]:
-        s = self._settings(params)
-        eps = check_positive_float(s["step_size"], "step_size")
+        s = self._settings(params) if params else self.params
+        eps = check_positive_float(s["step_size"], "step_size") if params else s["step_size"]
         sigma = math.sqrt(2 * eps) if s["noise_scale"] is None else s["noise_scale"]
         x, energy, score = state
+        if score is None or (s["adjusted"] and energy is None):
+            energy, score = model.energy_and_score(x)
         noise = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
-        proposal = x + eps * _drift(score, s["max_score"]) + sigma * noise
-        proposal_energy, proposal_score = model.energy_and_score(proposal)
+        proposal = torch.add(x, _drift(score, s["max_score"]), alpha=eps).add_(noise, alpha=sigma)
         if not s["adjusted"]:
-            accepted = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
-            return LangevinState(proposal, proposal_energy, proposal_score), LangevinInfo(accepted)
+            return LangevinState(proposal, None, None), LangevinInfo(self._all_accepted(x))
+        proposal_energy, proposal_score = model.energy_and_score(proposal)
 
         def log_q(to, frm, frm_score):  # log proposal density, up to a constant that cancels
             diff = to - frm - eps * _drift(frm_score, s["max_score"])
