@@ -129,6 +129,25 @@ def test_conv_energy_shapes_dtypes_and_a_finite_partition_function():
         model.energy(torch.rand(5, 63))
 
 
+def test_conv_energy_envelope_is_the_model_when_the_network_is_silent():
+    mean = torch.rand(64, generator=g(27))
+    model = ConvEnergy((8, 8), channels=(4, 8), hidden=16, envelope_std=0.5, envelope_mean=mean,
+                       generator=g(28))
+    for p in model.parameters():  # f_theta = 0: the model is N(m, s^2 I)
+        torch.nn.init.zeros_(p)
+    x = torch.randn(6, 64, generator=g(29)).double()
+    env = model.envelope()
+    log_z = 0.5 * 64 * math.log(2 * math.pi * 0.25)
+    want = env.log_prob(x.float()).double() + log_z  # -E = log N + log Z
+    assert torch.allclose(-model.energy(x), want, atol=1e-4)
+    assert env.sample((3,)).shape == (3, 64)
+    assert "envelope_mean" in model.state_dict()
+    with pytest.raises(ValueError, match="envelope_mean"):
+        ConvEnergy((8, 8), envelope_std=1.0, envelope_mean=torch.zeros(63))
+    with pytest.raises(ValueError, match="no envelope"):
+        ConvEnergy((8, 8)).envelope()
+
+
 def test_spectral_norm_bounds_each_layer_and_leaves_the_global_random_state_alone():
     before = torch.random.get_rng_state()
     model = MLPEnergy(3, (32, 32), spectral_norm=True, generator=g(23))

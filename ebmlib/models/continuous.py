@@ -189,7 +189,7 @@ class MLPEnergy(EnergyModel):
 
 
 class ConvEnergy(EnergyModel):
-    r"""A small convolutional energy for images: ``E(x) = f_theta(x) + ||x||^2 / (2 s^2)``.
+    r"""A small convolutional energy for images: ``E(x) = f_theta(x) + ||x - m||^2 / (2 s^2)``.
 
     Rows are flattened one-channel images, ``[batch, h * w]``. ``f_theta`` is a 3x3
     convolution to ``channels[0]`` maps, then one 3x3 convolution with stride 2 for each
@@ -205,7 +205,10 @@ class ConvEnergy(EnergyModel):
         channels: feature maps of each convolution; all but the first halve the resolution.
         hidden: width of the dense layer.
         envelope_std: ``s`` of a Gaussian envelope that keeps ``Z`` finite whatever the network
-            learns (``None``: no envelope, and ``Z`` may be infinite).
+            learns (``None``: no envelope, and ``Z`` may be infinite). With ``f_theta = 0`` the
+            model *is* the envelope, ``N(m, s^2 I)``: centred on the data and about as wide,
+            it is also a good base for AIS and a good prior for fresh Langevin chains.
+        envelope_mean: ``m``, ``[h * w]`` or a number (default 0); a buffer, not learned.
         spectral_norm: spectral normalisation of every layer (see :class:`MLPEnergy`).
         generator, device, dtype: as in :class:`MLPEnergy`.
     """
@@ -216,6 +219,7 @@ class ConvEnergy(EnergyModel):
         channels: Sequence[int] = (16, 32, 32),
         hidden: int = 64,
         envelope_std: float | None = None,
+        envelope_mean: torch.Tensor | float = 0.0,
         *,
         spectral_norm: bool = False,
         generator: torch.Generator | None = None,
@@ -233,6 +237,10 @@ class ConvEnergy(EnergyModel):
             check_positive_float(envelope_std, "envelope_std")
         self.image_shape, self.n_features, self.envelope_std = (h, w), h * w, envelope_std
         device = _factory_device(device, generator)
+        centre = torch.as_tensor(envelope_mean, dtype=dtype or torch.get_default_dtype())
+        if centre.dim() > 1 or (centre.dim() == 1 and centre.shape[0] != h * w):
+            raise ValueError(f"envelope_mean must be a number or a [{h * w}] tensor, got shape {tuple(centre.shape)}")
+        self.register_buffer("envelope_mean", centre.expand(h * w).clone().to(device))
 
         def wrap(layer: nn.Module) -> nn.Module:
             return spectral_normalized(layer, generator) if spectral_norm else layer
@@ -260,8 +268,16 @@ class ConvEnergy(EnergyModel):
                                      self._param(self.dense.bias, x)))
         e = nn.functional.linear(z, self._param(self.out.weight, x), self._param(self.out.bias, x)).squeeze(-1)
         if self.envelope_std is not None:
-            e = e + 0.5 * (x * x).sum(-1) / self.envelope_std**2
+            d = x - self.envelope_mean.to(x)
+            e = e + 0.5 * (d * d).sum(-1) / self.envelope_std**2
         return e
+
+    def envelope(self) -> torch.distributions.Distribution:
+        """The envelope ``N(m, s^2 I)`` as a distribution (a base for AIS, a prior for chains)."""
+        if self.envelope_std is None:
+            raise ValueError("this ConvEnergy has no envelope (envelope_std=None)")
+        m = self.envelope_mean.detach()
+        return torch.distributions.Independent(torch.distributions.Normal(m, torch.full_like(m, self.envelope_std)), 1)
 
 
 class DistributionEnergy(EnergyModel):
