@@ -123,3 +123,10 @@ def test_a_chapter_runs_under_papermill_with_overridden_parameters(tmp_path):
 def test_readme_install_line_matches_the_configured_repository():
     url, branch = CONFIG["repository"]["url"], CONFIG["repository"]["branch"]
     assert f"git+{url}@{branch}" in (ROOT / "README.md").read_text()
+
+
+def test_bibliography_keys_are_unique():
+    """A repeated key is a bibtex warning, which fails the build."""
+    keys = re.findall(r"@\w+\{([^,]+),", (ROOT / "book" / "references.bib").read_text())
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    assert not repeated, f"repeated bibliography keys: {repeated}"
