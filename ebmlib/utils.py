@@ -214,11 +214,18 @@ def flat_grad(scalar: torch.Tensor, params: Sequence[torch.Tensor]) -> torch.Ten
 def progress_range(n: int, enabled: bool, desc: str = ""):
     """``range(n)``, wrapped in a tqdm progress bar when ``enabled``.
 
-    tqdm is imported only when a bar is asked for, so that a plain run prints nothing.
+    tqdm is imported only when a bar is asked for, so that a plain run prints nothing. In a
+    notebook with ipywidgets the bar is a widget; without ipywidgets it is tqdm's text bar
+    (``tqdm.auto`` would fall back to it too, but with a warning on every first use).
     """
     if not enabled:
         return range(n)
-    from tqdm.auto import tqdm
+    try:
+        import ipywidgets  # noqa: F401
+
+        from tqdm.auto import tqdm
+    except ImportError:
+        from tqdm import tqdm
 
     return tqdm(range(n), desc=desc, leave=False)
 

@@ -68,6 +68,26 @@ def test_parameters_cell_holds_seed_and_device_as_literals(path):
     assert isinstance(names.get("SEED"), int) and isinstance(names.get("DEVICE"), str)
 
 
+# The rendered page fits a line of 88 characters in a code cell and of 86 in a folded
+# (hide-input) one, whose box is narrower (measured in Chromium at 1440 x 900 by
+# tools/check_site.py's code-width check). Checked here in a moment, before a book build.
+WIDTH, FOLDED_WIDTH = 88, 86
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_code_lines_fit_the_rendered_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    too_wide = []
+    for index, cell in enumerate(code_cells(nb)):
+        tags = cell.metadata.get("tags", [])
+        if "remove-cell" in tags or "remove-input" in tags:
+            continue
+        limit = FOLDED_WIDTH if "hide-input" in tags else WIDTH
+        too_wide += [f"cell {index}: {len(line)} > {limit}: {line[:60]!r}"
+                     for line in cell.source.splitlines() if len(line) > limit]
+    assert not too_wide, f"{path.name}: " + "; ".join(too_wide)
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_notebooks_are_committed_without_outputs_and_check_their_claims(path):
     nb = nbformat.read(path, as_version=4)

@@ -108,3 +108,19 @@ def test_bernoulli_draws_have_their_probabilities_and_no_pair_correlation(dtype)
         assert abs(cov) < 5 * math.sqrt(p[i] * (1 - p[i]) * p[j] * (1 - p[j]) / len(draws))
     again = utils.bernoulli_from_logits(logits, torch.Generator().manual_seed(0)).double()
     assert torch.equal(draws, again)
+
+
+def test_progress_range_counts_with_and_without_a_bar(capsys):
+    """With or without a bar the loop sees range(n); the bar goes to stderr, never stdout.
+
+    (The warning that tqdm.auto gives in a notebook without ipywidgets shows only in a kernel;
+    tests/infra/test_executed_book.py catches it in the executed chapters.)"""
+    import warnings
+
+    from ebmlib.utils import progress_range
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert list(progress_range(4, True, desc="x")) == [0, 1, 2, 3]
+    assert list(progress_range(3, False)) == [0, 1, 2]
+    assert capsys.readouterr().out == ""

@@ -9,7 +9,9 @@
 * :func:`linked_importance_sampling`: Neal's linked importance sampling along AIS's paths.
 * :class:`LogZTracker`: follows ``log Z`` through training, one update at a time.
 
-The path estimators walk the annealing paths of :mod:`ebmlib.estimators.paths` and take any
+The path estimators walk an annealing path (:class:`AnnealingPath`: :class:`GeometricPath` for
+any model, :class:`BoltzmannPath` and :class:`RBMPath` for the binary models, :class:`ShiftedPath`
+for a model with a learned normalizer; a model's ``annealing_path`` picks its own) and take any
 kernel from :mod:`ebmlib.samplers`.
 """
 
@@ -17,12 +19,13 @@ from .annealing import ScheduleCheck, ais, ais_schedule_check, reverse_ais
 from .bridge import bridge_sampling
 from .importance import importance_sampling
 from .linked import linked_importance_sampling
-from .paths import Bernoulli, check_schedule, linear_schedule, piecewise_schedule, resolve_base
+from .paths import (AnnealingPath, Bernoulli, BoltzmannPath, GeometricPath, RBMPath, ShiftedPath,
+                    check_schedule, linear_schedule, piecewise_schedule, resolve_base)
 from .result import Estimate, effective_sample_size, relative_variance
 from .tracking import LogZTracker
 
 __all__ = [
     "Estimate", "importance_sampling", "ais", "ais_schedule_check", "ScheduleCheck", "reverse_ais", "bridge_sampling", "linked_importance_sampling",
-    "LogZTracker", "Bernoulli", "resolve_base", "linear_schedule", "piecewise_schedule", "check_schedule",
+    "LogZTracker", "AnnealingPath", "GeometricPath", "BoltzmannPath", "RBMPath", "ShiftedPath", "Bernoulli", "resolve_base", "linear_schedule", "piecewise_schedule", "check_schedule",
     "effective_sample_size", "relative_variance",
 ]

@@ -56,3 +56,30 @@ def test_every_cell_of_the_chapter_ran_without_error(path):
                 f"{path.name}: code cell {index} raised {errors[0].ename}: {errors[0].evalue}")
     assert counts == sorted(counts) and len(set(counts)) == len(counts), (
         f"{path.name}: the cells did not run once each, in order: {counts}")
+
+
+# A line of 88 characters fits an output block of the rendered page (tools/check_site.py).
+OUTPUT_WIDTH = 88
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_shown_outputs_fit_the_page_and_carry_no_warnings(path):
+    """What a reader sees under a cell: no warning or progress bar (stderr), no line too wide.
+
+    Checked on the executed notebooks in a moment, instead of after the browser checks."""
+    executed = nbformat.read(Path(EXECUTED) / "book" / path.name, as_version=4)
+    problems = []
+    for index, cell in enumerate(code_cells(executed)):
+        tags = cell.metadata.get("tags", [])
+        if "remove-cell" in tags or "remove-output" in tags:
+            continue
+        for output in cell.outputs:
+            if output.output_type == "stream" and output.name == "stderr":
+                problems.append(f"cell {index} writes to stderr: {output.text[:80]!r}")
+                continue
+            text = output.get("text", "") if output.output_type == "stream" else (
+                output.get("data", {}).get("text/plain", "") if "image/png" not in
+                output.get("data", {}) else "")
+            problems += [f"cell {index}: output line of {len(line)} > {OUTPUT_WIDTH}: {line[:60]!r}"
+                         for line in text.splitlines() if len(line) > OUTPUT_WIDTH]
+    assert not problems, f"{path.name}: " + "; ".join(problems)
