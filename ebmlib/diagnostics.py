@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["nearest_pattern", "hop_rate"]
+__all__ = ["nearest_pattern", "nearest_distance", "hop_rate"]
 
 
 def nearest_pattern(x: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
@@ -17,9 +17,26 @@ def nearest_pattern(x: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
     Returns:
         ``[batch]`` int64 indices into ``patterns`` (ties go to the lower index).
     """
+    return _distances(x, patterns).argmin(1)
+
+
+def nearest_distance(x: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
+    """Distance from each row of ``x`` to the nearest row of ``patterns`` (Hamming for 0/1 data).
+
+    Args:
+        x: ``[batch, n]`` states (model samples, say).
+        patterns: ``[k, n]`` reference states (the training images, say).
+
+    Returns:
+        ``[batch]`` float distances: for 0/1 rows, how many units differ from the closest pattern.
+    """
+    return _distances(x, patterns).min(1).values
+
+
+def _distances(x: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
     if x.dim() != 2 or patterns.dim() != 2 or x.shape[1] != patterns.shape[1]:
         raise ValueError(f"x [batch, n] and patterns [k, n] must share n, got {tuple(x.shape)} and {tuple(patterns.shape)}")
-    return torch.cdist(x.float(), patterns.float().to(x.device), p=1).argmin(1)
+    return torch.cdist(x.float(), patterns.float().to(x.device), p=1)
 
 
 def hop_rate(labels: torch.Tensor) -> float:

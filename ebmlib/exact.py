@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 import torch
 from torch.nn.functional import softplus
@@ -343,14 +344,25 @@ def chain_law(model: EnergyModel, law: torch.Tensor, n_steps: int = 1, *, max_bi
         return law
 
 
-def _clamped_hidden_log_weights(
-    bip, x: torch.Tensor, observed: torch.Tensor, hidden: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``log p~(h, x_obs)`` for every enumerated ``h`` and row (``[rows, 2^H]``), and the visible logits."""
-    logits = bip.visible_logits(hidden).double()  # [2^H, n]
+class _HiddenTables(NamedTuple):
+    """What every row's clamped weights share: per enumerated ``h``, ``log_prior(h)`` ``[2^H]``,
+    the visible logits ``[2^H, n]`` and their softplus (computed once per call, not per chunk)."""
+
+    log_prior: torch.Tensor
+    logits: torch.Tensor
+    softplus: torch.Tensor
+
+
+def _hidden_tables(bip, hidden: torch.Tensor) -> _HiddenTables:
+    logits = bip.visible_logits(hidden).double()
+    return _HiddenTables(bip.log_prior(hidden).double(), logits, softplus(logits))
+
+
+def _clamped_hidden_log_weights(tables: _HiddenTables, x: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+    """``log p~(h, x_obs)`` for every enumerated ``h`` and row, ``[rows, 2^H]``: the observed units
+    enter through their logits, the missing ones are summed out (a softplus each)."""
     m = observed.double()
-    log_w = bip.log_prior(hidden).double()[None, :] + (x * m) @ logits.T + (1 - m) @ softplus(logits).T
-    return log_w, logits
+    return tables.log_prior[None, :] + (x * m) @ tables.logits.T + (1 - m) @ tables.softplus.T
 
 
 def _bipartite_for_filling_in(model: EnergyModel, max_bits: int):
@@ -391,10 +403,11 @@ def conditional_marginals(
     observed = torch.as_tensor(observed, dtype=torch.bool, device=x.device).expand_as(x)
     out = []
     with torch.no_grad():
-        hidden = binary_states(bip.n_hidden, device=_device(model))
+        tables = _hidden_tables(bip, binary_states(bip.n_hidden, device=_device(model)))
+        probs = torch.sigmoid(tables.logits)
         for rows, mask in zip(x.double().split(chunk), observed.split(chunk)):
-            log_w, logits = _clamped_hidden_log_weights(bip, rows, mask, hidden)
-            out.append(torch.where(mask, rows, torch.softmax(log_w, dim=1) @ torch.sigmoid(logits)))
+            log_w = _clamped_hidden_log_weights(tables, rows, mask)
+            out.append(torch.where(mask, rows, torch.softmax(log_w, dim=1) @ probs))
     return torch.cat(out)
 
 
@@ -425,11 +438,10 @@ def conditional_log_likelihood(
     with torch.no_grad():
         if enum.bipartite is not None and enum.bipartite.n_hidden <= max_bits:
             bip = enum.bipartite
-            hidden = binary_states(bip.n_hidden, device=_device(model))
-            everything = torch.ones_like(observed[:1])
+            tables = _hidden_tables(bip, binary_states(bip.n_hidden, device=_device(model)))
             for rows, mask in zip(x.double().split(chunk), observed.split(chunk)):
-                log_obs, _ = _clamped_hidden_log_weights(bip, rows, mask, hidden)
-                log_all, _ = _clamped_hidden_log_weights(bip, rows, everything.expand_as(mask), hidden)
+                log_obs = _clamped_hidden_log_weights(tables, rows, mask)
+                log_all = tables.log_prior[None, :] + rows @ tables.logits.T  # every unit observed
                 out.append(torch.logsumexp(log_all, 1) - torch.logsumexp(log_obs, 1))
         else:
             states = binary_states(model.n_features, device=_device(model))

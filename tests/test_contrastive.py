@@ -154,6 +154,9 @@ def test_diagnostics():
     patterns = torch.tensor([[0.0, 0, 0, 0], [1.0, 1, 1, 1]])
     x = torch.tensor([[0.0, 0, 1, 0], [1.0, 1, 0, 1], [1.0, 1, 1, 1]])
     assert diagnostics.nearest_pattern(x, patterns).tolist() == [0, 1, 1]
+    assert diagnostics.nearest_distance(x, patterns).tolist() == [1.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match="share n"):
+        diagnostics.nearest_distance(x, patterns[:, :3])
     labels = torch.tensor([[0, 1], [0, 0], [1, 0]])
     assert diagnostics.hop_rate(labels) == 0.5
     with pytest.raises(ValueError):
