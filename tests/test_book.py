@@ -150,3 +150,29 @@ def test_bibliography_keys_are_unique():
     keys = re.findall(r"@\w+\{([^,]+),", (ROOT / "book" / "references.bib").read_text())
     repeated = sorted({k for k in keys if keys.count(k) > 1})
     assert not repeated, f"repeated bibliography keys: {repeated}"
+
+
+LIST_MARKER = re.compile(r"^\s*([-+*]|\d+[.)])\s")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_no_line_of_display_math_reads_as_a_list_item(path):
+    """$$...$$ that opens inside a paragraph or list item (not at the start of a line of its own)
+    is inline math that runs over lines; a line of it that starts with '- ' (or '+ ', '* ',
+    '1. ') is then parsed as a new list item, which breaks the formula and leaves raw TeX on
+    the page. (A display block that opens at column 0 is safe: its lines are not parsed.)"""
+    nb = nbformat.read(path, as_version=4)
+    broken = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        state = None  # None, "block" or "inline": which kind of $$ is open
+        for line in cell.source.splitlines():
+            if state == "inline" and LIST_MARKER.match(line):
+                broken.append(f"cell {index}: {line.strip()[:60]!r}")
+            if line.count("$$") % 2 == 1:
+                if state is None:
+                    state = "block" if line.startswith("$$") else "inline"
+                else:
+                    state = None
+    assert not broken, f"{path.name}: " + "; ".join(broken)
