@@ -344,25 +344,49 @@ def chain_law(model: EnergyModel, law: torch.Tensor, n_steps: int = 1, *, max_bi
         return law
 
 
-class _HiddenTables(NamedTuple):
-    """What every row's clamped weights share: per enumerated ``h``, ``log_prior(h)`` ``[2^H]``,
-    the visible logits ``[2^H, n]`` and their softplus (computed once per call, not per chunk)."""
+class _Clamped(NamedTuple):
+    """The hidden states streamed in blocks for filling in (see :func:`_clamped`)."""
 
-    log_prior: torch.Tensor
-    logits: torch.Tensor
-    softplus: torch.Tensor
+    offsets: tuple[torch.Tensor, torch.Tensor]  # per-row constants left out of the blocks
+    blocks: Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]
 
 
-def _hidden_tables(bip, hidden: torch.Tensor) -> _HiddenTables:
-    logits = bip.visible_logits(hidden).double()
-    return _HiddenTables(bip.log_prior(hidden).double(), logits, softplus(logits))
+def _clamped(bip, x: torch.Tensor, observed: torch.Tensor, with_all: bool = False) -> _Clamped:
+    """Per block of hidden states: its visible logits ``[C, n]``, ``log p~(h, x_obs)``
+    ``[rows, C]`` (observed units through their logits, missing ones summed out, a softplus
+    each) and, ``with_all``, ``log p~(h, x)`` ``[rows, C]``; each up to a per-row constant
+    (``offsets``: for the observed units, and for all units).
 
+    The softplus of the logits is computed once per block for each distinct mask, not per row,
+    and when the logits are affine in ``h`` (``bip.weight``) the rows are first projected onto
+    the hidden units, so the per-row work has an inner dimension of ``n_hidden``."""
+    masks, which = torch.unique(observed, dim=0, return_inverse=True)  # rows share few masks
+    missing = (~masks).double()
+    x_obs = x * observed.double()
+    zero = torch.zeros(len(x), dtype=torch.float64, device=x.device)
+    affine = bip.weight is not None and bip.bias is not None
+    if affine:
+        w, b = bip.weight.detach().double(), bip.bias.detach().double()
+        projected = [rows @ w for rows in (x_obs, x)]
+        offsets = (x_obs @ b, x @ b)
+    else:
+        offsets = (zero, zero)
 
-def _clamped_hidden_log_weights(tables: _HiddenTables, x: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
-    """``log p~(h, x_obs)`` for every enumerated ``h`` and row, ``[rows, 2^H]``: the observed units
-    enter through their logits, the missing ones are summed out (a softplus each)."""
-    m = observed.double()
-    return tables.log_prior[None, :] + (x * m) @ tables.logits.T + (1 - m) @ tables.softplus.T
+    def blocks():
+        for hidden in _chunks(bip.n_hidden, x.device, max(1, min(_CHUNK, 2**24 // len(x)))):
+            logits = bip.visible_logits(hidden).double()
+            prior = bip.log_prior(hidden).double()[None, :]
+            base = prior + missing @ softplus(logits).T  # [masks, C]
+            base = base if len(masks) == 1 else base[which]
+            if affine:
+                log_obs = torch.addmm(base, projected[0], hidden.T)
+                log_all = torch.addmm(prior, projected[1], hidden.T) if with_all else None
+            else:
+                log_obs = torch.addmm(base, x_obs, logits.T)
+                log_all = torch.addmm(prior, x, logits.T) if with_all else None
+            yield logits, log_obs, log_all
+
+    return _Clamped(offsets, blocks())
 
 
 def _bipartite_for_filling_in(model: EnergyModel, max_bits: int):
@@ -379,7 +403,7 @@ def _bipartite_for_filling_in(model: EnergyModel, max_bits: int):
 
 
 def conditional_marginals(
-    model: EnergyModel, x: torch.Tensor, observed: torch.Tensor, *, max_bits: int = _MAX_BITS, chunk: int = 64
+    model: EnergyModel, x: torch.Tensor, observed: torch.Tensor, *, max_bits: int = _MAX_BITS, chunk: int = 4096
 ) -> torch.Tensor:
     """Exact ``p(x_i = 1 | observed units)`` for every unit, by enumerating the hidden layer.
 
@@ -393,26 +417,34 @@ def conditional_marginals(
         model: a model with a hidden layer of at most ``max_bits`` units (an RBM).
         x: ``[batch, n_visible]`` binary rows (values at unobserved units are ignored).
         observed: ``[batch, n_visible]`` or ``[n_visible]`` boolean mask, True where observed.
-        chunk: rows processed at once (memory is ``chunk * 2^n_hidden``).
+        chunk: rows processed at once; within them the hidden states stream in blocks of at
+            most ``2^24 / chunk`` (memory is about ``2^24`` float64 numbers).
 
     Returns:
         ``[batch, n_visible]`` float64 probabilities; observed units are returned as they are.
     """
     bip = _bipartite_for_filling_in(model, max_bits)
     model.check_input(x)
+    check_positive_int(chunk, "chunk")
     observed = torch.as_tensor(observed, dtype=torch.bool, device=x.device).expand_as(x)
     out = []
     with torch.no_grad():
-        tables = _hidden_tables(bip, binary_states(bip.n_hidden, device=_device(model)))
-        probs = torch.sigmoid(tables.logits)
         for rows, mask in zip(x.double().split(chunk), observed.split(chunk)):
-            log_w = _clamped_hidden_log_weights(tables, rows, mask)
-            out.append(torch.where(mask, rows, torch.softmax(log_w, dim=1) @ probs))
+            top = torch.full((len(rows),), -math.inf, dtype=torch.float64, device=x.device)
+            total = torch.zeros(len(rows), dtype=torch.float64, device=x.device)
+            acc = torch.zeros_like(rows)
+            for logits, log_w, _ in _clamped(bip, rows, mask).blocks:  # a streamed softmax
+                new_top = torch.maximum(top, log_w.max(1).values)
+                scale, w = torch.exp(top - new_top), torch.exp(log_w - new_top[:, None])
+                total = total * scale + w.sum(1)
+                acc = acc * scale[:, None] + w @ torch.sigmoid(logits)
+                top = new_top
+            out.append(torch.where(mask, rows, acc / total[:, None]))
     return torch.cat(out)
 
 
 def conditional_log_likelihood(
-    model: EnergyModel, x: torch.Tensor, observed: torch.Tensor, *, max_bits: int = _MAX_BITS, chunk: int = 64
+    model: EnergyModel, x: torch.Tensor, observed: torch.Tensor, *, max_bits: int = _MAX_BITS, chunk: int = 4096
 ) -> torch.Tensor:
     """Exact ``log p(x_missing | x_observed)`` of each row: the joint log-probability of filling in.
 
@@ -426,27 +458,29 @@ def conditional_log_likelihood(
         model: an RBM (hidden layer at most ``max_bits`` units) or a small binary model.
         x: ``[batch, n]`` binary rows.
         observed: ``[batch, n]`` or ``[n]`` boolean mask, True where observed.
-        chunk: rows processed at once.
+        chunk: rows processed at once (see :func:`conditional_marginals`).
 
     Returns:
         ``[batch]`` float64 log-probabilities.
     """
     enum = _checked(model, max_bits)
     model.check_input(x)
+    check_positive_int(chunk, "chunk")
     observed = torch.as_tensor(observed, dtype=torch.bool, device=x.device).expand_as(x)
     out = []
     with torch.no_grad():
         if enum.bipartite is not None and enum.bipartite.n_hidden <= max_bits:
-            bip = enum.bipartite
-            tables = _hidden_tables(bip, binary_states(bip.n_hidden, device=_device(model)))
             for rows, mask in zip(x.double().split(chunk), observed.split(chunk)):
-                log_obs = _clamped_hidden_log_weights(tables, rows, mask)
-                log_all = tables.log_prior[None, :] + rows @ tables.logits.T  # every unit observed
-                out.append(torch.logsumexp(log_all, 1) - torch.logsumexp(log_obs, 1))
+                clamped = _clamped(enum.bipartite, rows, mask, with_all=True)
+                parts = [(torch.logsumexp(log_all, 1), torch.logsumexp(log_obs, 1))
+                         for _, log_obs, log_all in clamped.blocks]
+                log_all, log_obs = (torch.logsumexp(torch.stack(p), 0) for p in zip(*parts))
+                out.append(clamped.offsets[1] + log_all - clamped.offsets[0] - log_obs)
         else:
             states = binary_states(model.n_features, device=_device(model))
             log_p = -model.energy(states).double()  # unnormalized; the normalizer cancels
-            for rows, mask in zip(x.double().split(chunk), observed.split(chunk)):
+            step = max(1, min(chunk, 2**24 // len(states)))  # memory: step x 2^n
+            for rows, mask in zip(x.double().split(step), observed.split(step)):
                 agree = ((states[None] == rows[:, None]) | ~mask[:, None]).all(-1)  # [rows, 2^n]
                 log_marg = torch.logsumexp(torch.where(agree, log_p[None], -math.inf), 1)
                 out.append(-model.energy(rows).double() - log_marg)

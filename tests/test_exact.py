@@ -321,3 +321,36 @@ def test_asymptotic_covariance_matches_the_spread_of_repeated_pseudolikelihood_f
     assert ((ratio > 0.64) & (ratio < 1.36)).all(), ratio
     assert predicted.diagonal()[[0, 4, 8]].abs().max() < 1e-10  # the unused diagonal
     assert torch.allclose(fits[:, 3], fits[:, 1])  # the lower triangle mirrors the upper one
+
+
+class _GenericLogitsRBM(RBM):
+    """An RBM that hides the affine form of its visible logits (``Bipartite.weight``), so
+    exact filling-in takes its generic path."""
+
+    def _bipartite(self):
+        import dataclasses
+
+        return dataclasses.replace(super()._bipartite(), weight=None, bias=None)
+
+
+def test_filling_in_with_per_row_masks_matches_brute_force_on_both_paths():
+    rbm = RBM.random(7, 3, weight_std=1.0, generator=torch.Generator().manual_seed(60)).double()
+    generic = _GenericLogitsRBM(7, 3).double()
+    generic.load_state_dict(rbm.state_dict())
+    states = exact.binary_states(7)
+    ll = exact.log_likelihood(rbm, states)
+    x = states[[3, 50, 77, 127, 9]]
+    observed = torch.rand(5, 7, generator=torch.Generator().manual_seed(61)) < 0.5  # a mask per row
+    observed[0] = False  # nothing observed: the row's log-probability itself
+    expected_ll, expected_marg = [], []
+    for row, mask in zip(x, observed):
+        match = (states[:, mask] == row[mask]).all(1)
+        expected_ll.append(ll[(states == row).all(1)][0] - torch.logsumexp(ll[match], 0))
+        expected_marg.append(torch.where(mask, row, torch.softmax(ll[match], 0) @ states[match]))
+    for model in (rbm, generic, LearnedNormalizer(rbm, c=2.0)):
+        for chunk in (4096, 2):  # rows at once, or two at a time
+            got = exact.conditional_log_likelihood(model, x, observed, chunk=chunk)
+            torch.testing.assert_close(got, torch.stack(expected_ll), rtol=1e-9, atol=1e-10)
+            marg = exact.conditional_marginals(model, x, observed, chunk=chunk)
+            torch.testing.assert_close(marg, torch.stack(expected_marg), rtol=1e-9, atol=1e-12)
+    assert abs(expected_ll[0].item() - exact.log_likelihood(rbm, x[:1]).item()) < 1e-9

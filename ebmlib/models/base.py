@@ -61,11 +61,16 @@ class Bipartite:
         n_hidden: width of ``h``.
         log_prior: ``[m, n_hidden] -> [m]``.
         visible_logits: ``[m, n_hidden] -> [m, n_visible]``.
+        weight, bias: when given, ``visible_logits(h) = bias + h @ weight.T`` (``weight`` is
+            ``[n_visible, n_hidden]``). Exact filling-in then projects the rows onto the hidden
+            units (an inner dimension of ``n_hidden``, not ``n_visible``).
     """
 
     n_hidden: int
     log_prior: Callable[[torch.Tensor], torch.Tensor]
     visible_logits: Callable[[torch.Tensor], torch.Tensor]
+    weight: torch.Tensor | None = None
+    bias: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,8 @@ class Enumeration:
         inner = self.bipartite
         bip = None
         if inner is not None:
-            bip = Bipartite(inner.n_hidden, lambda h: inner.log_prior(h) + shift(h), inner.visible_logits)
+            bip = Bipartite(inner.n_hidden, lambda h: inner.log_prior(h) + shift(h), inner.visible_logits,
+                            inner.weight, inner.bias)
         return Enumeration(self.layer, self.n_bits, lambda s: self.log_weight(s) + shift(s), bip)
 
 

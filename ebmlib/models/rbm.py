@@ -171,6 +171,8 @@ class RBM(EnergyModel):
             self.n_hidden,
             lambda h: h @ self._param(self.hidden_bias, h),
             self.visible_logits,
+            self.weight,
+            self.visible_bias,
         )
 
     def enumeration(self) -> Enumeration:
