@@ -300,6 +300,7 @@ class Run:
         model: the trained model.
         score: ``select(model)`` at the end (``-inf`` when the run failed).
         error: why the run failed (an exception's message), or ``None``.
+        variant: the label of the method's variant it ran (``None``: the method has none).
     """
 
     method: str
@@ -309,6 +310,7 @@ class Run:
     model: torch.nn.Module
     score: float
     error: str | None = None
+    variant: str | None = None
 
 
 @dataclass
@@ -318,12 +320,16 @@ class Comparison:
     Attributes:
         runs: every final run (one per method and seed, at the chosen learning rate).
         lrs: method -> the learning rate chosen on ``select``.
-        tuning: method -> {learning rate: ``select`` score of its tuning run}.
+        tuning: method -> {learning rate: ``select`` score of its tuning run}; for a method
+            with variants the keys are ``(variant, learning rate)``.
+        variants: method -> the variant chosen with its learning rate, for methods that have
+            variants.
     """
 
     runs: list[Run]
     lrs: dict[str, float]
-    tuning: dict[str, dict[float, float]]
+    tuning: dict[str, dict]
+    variants: dict[str, str] = field(default_factory=dict)
 
     def of(self, method: str) -> list[Run]:
         """The runs of one method, in seed order."""
@@ -348,7 +354,8 @@ class Comparison:
 
     def table(self, metric: str, threshold: float | None = None) -> list[dict]:
         """One row per method: lr, mean / std / min / max of ``metric`` over seeds, seconds per update,
-        updates run, and (given ``threshold``) the mean time to reach it."""
+        updates run, (given ``threshold``) the mean time to reach it and, when any method has
+        variants, the chosen one (``""`` for the others)."""
         rows = []
         for method in self.lrs:
             values = self.final(method, metric)
@@ -360,12 +367,14 @@ class Comparison:
                    "updates": sum(len(r.history.seconds) for r in runs) / len(runs)}
             if threshold is not None:
                 row["seconds to threshold"] = self.time_to_reach(method, metric, threshold)
+            if self.variants:
+                row["variant"] = self.variants.get(method, "")
             rows.append(row)
         return rows
 
 
 def compare(
-    methods: Mapping[str, Callable[[torch.Generator], LossFn]],
+    methods: Mapping[str, Callable[[torch.Generator], LossFn] | Mapping[str, Callable[[torch.Generator], LossFn]]],
     make_model: Callable[[torch.Generator], torch.nn.Module] | Mapping[str, Callable],
     data: torch.Tensor,
     *,
@@ -385,7 +394,9 @@ def compare(
     For every method whose ``lr`` is a list, one run per learning rate (with the first seed) is
     scored by ``select`` (higher is better: for example the log-likelihood of a *validation*
     split, never the test split), and the best is kept. Then every seed runs at that rate (the
-    tuning run of the first seed is reused, being the same run). Every run gets ``n_steps``
+    tuning run of the first seed is reused, being the same run). A method given as a mapping
+    of variants (a noise scale, a number of sampler steps) is tuned over every variant and
+    learning rate together, in the same way. Every run gets ``n_steps``
     updates, or fewer when ``time_budget`` seconds of training run out first; :func:`fit`
     times the training alone, so the budgets are equal in wall-clock time too.
 
@@ -395,7 +406,7 @@ def compare(
     Args:
         methods: name -> ``factory(generator) -> loss_fn``. The factory builds a fresh objective
             for every run (persistent chains must not leak between runs) from a generator on
-            ``data``'s device.
+            ``data``'s device. Or name -> {variant label: factory}, to choose among them.
         make_model: ``make_model(generator) -> model`` on ``data``'s device, initialised from the
             CPU ``generator`` it is given (every method starts from the same model per seed);
             or name -> such a factory, for methods that need their own model (NCE's learned
@@ -434,7 +445,8 @@ def compare(
     for name, grid in grids.items():
         if not grid or any(not math.isfinite(v) or v <= 0 for v in grid):
             raise ValueError(f"lr for {name!r} must be positive numbers, got {grid}")
-    if select is None and any(len(g) > 1 for g in grids.values()):
+    if select is None and any(len(g) > 1 or isinstance(methods[k], Mapping) and len(methods[k]) > 1
+                              for k, g in grids.items()):
         raise ValueError("select is needed to choose among several learning rates")
 
     if isinstance(make_model, Mapping):
@@ -442,29 +454,42 @@ def compare(
         if missing:
             raise ValueError(f"make_model gives no model for {sorted(missing)}")
 
-    def one(name: str, seed: int, rate: float) -> Run:
+    def variants(name: str) -> dict:
+        given = methods[name]
+        if not isinstance(given, Mapping):
+            return {None: given}
+        if not given:
+            raise ValueError(f"the variants of {name!r} must name at least one factory")
+        return dict(given)
+
+    def one(name: str, seed: int, rate: float, variant: str | None = None) -> Run:
         factory = make_model[name] if isinstance(make_model, Mapping) else make_model
         model = factory(make_generator(seed, "model"))
-        loss_fn = methods[name](make_generator(seed, "objective", name, device=data.device))
+        loss_fn = variants(name)[variant](make_generator(seed, "objective", name, device=data.device))
         try:
             history = fit(model, loss_fn, data, n_steps=n_steps, batch_size=batch_size,
                           optimizer=optimizer(model.parameters(), lr=rate), metrics=metrics,
                           eval_every=eval_every, time_budget=time_budget,
                           generator=make_generator(seed, "order", name), progress=progress)
         except (RuntimeError, ValueError, FloatingPointError) as err:
-            return Run(name, seed, rate, History(), model, -math.inf, f"{type(err).__name__}: {err}")
+            return Run(name, seed, rate, History(), model, -math.inf, f"{type(err).__name__}: {err}", variant)
         if history.loss and not math.isfinite(history.loss[-1]):
-            return Run(name, seed, rate, history, model, -math.inf, "the loss is not finite")
+            return Run(name, seed, rate, history, model, -math.inf, "the loss is not finite", variant)
         score = float(select(model)) if select is not None else math.nan
         return Run(name, seed, rate, history, model, score if math.isfinite(score) or select is None
-                   else -math.inf)
+                   else -math.inf, None, variant)
 
-    runs, lrs, tuning = [], {}, {}
+    runs, lrs, tuning, chosen = [], {}, {}, {}
     for name, grid in grids.items():
-        first = {rate: one(name, seeds[0], rate) for rate in grid}
-        tuning[name] = {rate: run.score for rate, run in first.items()}
-        best = grid[0] if len(grid) == 1 else max(grid, key=lambda r: first[r].score)
-        lrs[name] = best
+        labels = list(variants(name))
+        candidates = [(label, rate) for label in labels for rate in grid]
+        first = {c: one(name, seeds[0], c[1], c[0]) for c in candidates}
+        key = (lambda c: c[1]) if labels == [None] else (lambda c: c)
+        tuning[name] = {key(c): run.score for c, run in first.items()}
+        best = candidates[0] if len(candidates) == 1 else max(candidates, key=lambda c: first[c].score)
+        lrs[name] = best[1]
+        if labels != [None]:
+            chosen[name] = best[0]
         runs.append(first[best])
-        runs.extend(one(name, seed, best) for seed in seeds[1:])
-    return Comparison(runs, lrs, tuning)
+        runs.extend(one(name, seed, best[1], best[0]) for seed in seeds[1:])
+    return Comparison(runs, lrs, tuning, chosen)

@@ -92,3 +92,25 @@ def test_time_budget_and_bad_arguments(problem):
     assert [r.method for r in per_method.runs] == ["ML", "CD-1"]
     with pytest.raises(KeyError, match="no method"):
         training.compare(METHODS, make_model, train, n_steps=2, lr=0.1).of("PCD")
+
+
+def test_variants_are_tuned_with_the_learning_rate(problem):
+    train, make_model, valid_ll = problem
+    scaled = {  # the same objective with its gradient shrunk 1000 times: it barely moves
+        "shrunk": lambda g: lambda m, x: 1e-3 * objectives.exact_nll(m, x),
+        "plain": lambda g: objectives.exact_nll,
+    }
+    result = training.compare({"ML": scaled, "CD-1": METHODS["CD-1"]}, make_model, train, n_steps=40,
+                              lr=[0.3], select=valid_ll, metrics={"valid LL": valid_ll}, seeds=(0, 1),
+                              batch_size=50, eval_every=20)
+    assert result.variants == {"ML": "plain"}
+    assert set(result.tuning["ML"]) == {("shrunk", 0.3), ("plain", 0.3)}
+    assert result.tuning["ML"][("plain", 0.3)] > result.tuning["ML"][("shrunk", 0.3)] + 0.05
+    assert [r.variant for r in result.of("ML")] == ["plain", "plain"]  # every seed runs the choice
+    assert [r.variant for r in result.of("CD-1")] == [None, None]
+    rows = {r["method"]: r for r in result.table("valid LL")}
+    assert rows["ML"]["variant"] == "plain" and rows["CD-1"]["variant"] == ""
+    with pytest.raises(ValueError, match="select"):
+        training.compare({"ML": scaled}, make_model, train, n_steps=2, lr=0.1)
+    with pytest.raises(ValueError, match="at least one factory"):
+        training.compare({"ML": {}}, make_model, train, n_steps=2, lr=0.1)
