@@ -445,27 +445,23 @@ def compare(
     for name, grid in grids.items():
         if not grid or any(not math.isfinite(v) or v <= 0 for v in grid):
             raise ValueError(f"lr for {name!r} must be positive numbers, got {grid}")
-    if select is None and any(len(g) > 1 or isinstance(methods[k], Mapping) and len(methods[k]) > 1
-                              for k, g in grids.items()):
-        raise ValueError("select is needed to choose among several learning rates")
+    factories = {}  # name -> {variant label (None: the method has no variants): factory}
+    for name, given in methods.items():
+        if isinstance(given, Mapping) and not given:
+            raise ValueError(f"the variants of {name!r} must name at least one factory")
+        factories[name] = dict(given) if isinstance(given, Mapping) else {None: given}
+    if select is None and any(len(grids[k]) * len(f) > 1 for k, f in factories.items()):
+        raise ValueError("select is needed to choose among several learning rates or variants")
 
     if isinstance(make_model, Mapping):
         missing = set(methods) - set(make_model)
         if missing:
             raise ValueError(f"make_model gives no model for {sorted(missing)}")
 
-    def variants(name: str) -> dict:
-        given = methods[name]
-        if not isinstance(given, Mapping):
-            return {None: given}
-        if not given:
-            raise ValueError(f"the variants of {name!r} must name at least one factory")
-        return dict(given)
-
     def one(name: str, seed: int, rate: float, variant: str | None = None) -> Run:
         factory = make_model[name] if isinstance(make_model, Mapping) else make_model
         model = factory(make_generator(seed, "model"))
-        loss_fn = variants(name)[variant](make_generator(seed, "objective", name, device=data.device))
+        loss_fn = factories[name][variant](make_generator(seed, "objective", name, device=data.device))
         try:
             history = fit(model, loss_fn, data, n_steps=n_steps, batch_size=batch_size,
                           optimizer=optimizer(model.parameters(), lr=rate), metrics=metrics,
@@ -481,7 +477,7 @@ def compare(
 
     runs, lrs, tuning, chosen = [], {}, {}, {}
     for name, grid in grids.items():
-        labels = list(variants(name))
+        labels = list(factories[name])
         candidates = [(label, rate) for label in labels for rate in grid]
         first = {c: one(name, seeds[0], c[1], c[0]) for c in candidates}
         key = (lambda c: c[1]) if labels == [None] else (lambda c: c)
