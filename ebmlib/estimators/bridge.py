@@ -6,12 +6,16 @@ draws ``x0 ~ p0`` and ``x1 ~ p1`` and a bridge function ``a(x)``: for any ``a``,
 
     r = Z1 / Z0 = E_{p0}[f1(x) a(x)] / E_{p1}[f0(x) a(x)].
 
-The bridge with the smallest asymptotic variance is ``a ∝ 1 / (s0 f1 + s1 r f0)``, with
-``s_i = n_i / (n0 + n1)``; it depends on ``r`` itself, so ``r`` solves the fixed point
+The bridge with the smallest asymptotic variance is ``a ∝ 1 / (s1 f1 + s0 r f0)``, with
+``s_i = n_i / (n0 + n1)`` (Meng and Wong 1996): each ``s_i`` goes with the density its own
+samples came from. It depends on ``r`` itself, so ``r`` solves the fixed point
 
-    r = mean_{x0}[ f1 / (s0 f1 + s1 r f0) ] / mean_{x1}[ f0 / (s0 f1 + s1 r f0) ],
+    r = mean_{x0}[ f1 / (s1 f1 + s0 r f0) ] / mean_{x1}[ f0 / (s1 f1 + s0 r f0) ].
 
-iterated here in log space from the importance-sampling value (Bennett's acceptance ratio).
+With no samples of ``p1`` (``s1 -> 0``) it is importance sampling from ``p0``,
+``r = mean_{x0}[f1 / f0]``; with none of ``p0`` it is the reverse, ``1 / r = mean_{x1}[f0 / f1]``.
+The fixed point is iterated here in log space from the importance-sampling value (Bennett's
+acceptance ratio).
 The estimator needs only the *overlap* of the two distributions, not that one covers the other.
 """
 
@@ -62,8 +66,8 @@ def bridge_sampling(
     log_s0, log_s1 = math.log(n0 / (n0 + n1)), math.log(n1 / (n0 + n1))
     log_r = log_mean_exp(l0, 0)  # start from importance sampling with p0 as the proposal
     for _ in range(n_iter):
-        top = l0 - torch.logaddexp(log_s0 + l0, log_s1 + log_r)
-        bottom = -torch.logaddexp(log_s0 + l1, log_s1 + log_r)
+        top = l0 - torch.logaddexp(log_s1 + l0, log_s0 + log_r)  # f1 a on p0's samples (a / f0 cancels)
+        bottom = -torch.logaddexp(log_s1 + l1, log_s0 + log_r)  # f0 a on p1's samples
         new = log_mean_exp(top, 0) - log_mean_exp(bottom, 0)
         done = abs(float(new - log_r)) < tol
         log_r = new
