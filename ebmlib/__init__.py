@@ -30,10 +30,32 @@ of its inputs.
 __version__ = "0.2.0"
 
 from . import (  # noqa: E402
-    book, data, diagnostics, estimators, exact, models, objectives, plotting, rbm_sgd, samplers, training, utils,
+    book,
+    data,
+    diagnostics,
+    estimators,
+    exact,
+    models,
+    objectives,
+    plotting,
+    rbm_sgd,
+    samplers,
+    training,
+    utils,
 )
 
 __all__ = [
-    "book", "data", "diagnostics", "estimators", "exact", "models", "objectives", "plotting", "rbm_sgd",
-    "samplers", "training", "utils", "__version__",
+    "book",
+    "data",
+    "diagnostics",
+    "estimators",
+    "exact",
+    "models",
+    "objectives",
+    "plotting",
+    "rbm_sgd",
+    "samplers",
+    "training",
+    "utils",
+    "__version__",
 ]

@@ -29,8 +29,16 @@ def _known(x: torch.Tensor, binary: bool) -> bool:
     entry = _CHECKED.get(id(x))
     return entry is not None and entry[0]() is x and entry[1] == x._version and (entry[2] or not binary)
 
-__all__ = ["check_width", "check_batch", "check_ids", "check_positive_int", "check_positive_float", "check_generator",
-           "check_probability"]
+
+__all__ = [
+    "check_width",
+    "check_batch",
+    "check_ids",
+    "check_positive_int",
+    "check_positive_float",
+    "check_generator",
+    "check_probability",
+]
 
 
 def check_width(x: object, name: str, n_features: int) -> torch.Tensor:
@@ -50,9 +58,7 @@ def check_width(x: object, name: str, n_features: int) -> torch.Tensor:
             f"{name} must have {n_features} columns (shape [batch, {n_features}]), got shape {tuple(x.shape)}"
         )
     if not x.is_floating_point():
-        raise TypeError(
-            f"{name} must have a floating dtype (binary data are float 0s and 1s), got {x.dtype}"
-        )
+        raise TypeError(f"{name} must have a floating dtype (binary data are float 0s and 1s), got {x.dtype}")
     return x
 
 
@@ -137,8 +143,9 @@ def check_ids(ids: object, name: str, vocab_size: int, trailing: tuple[int, ...]
         shape = ", ".join(["batch", *map(str, trailing)])
         raise ValueError(f"{name} must have shape [{shape}], got {tuple(ids.shape)}")
     if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
-        raise ValueError(f"{name} must hold ids in [0, {vocab_size}), got values in "
-                         f"[{int(ids.min())}, {int(ids.max())}]")
+        raise ValueError(
+            f"{name} must hold ids in [0, {vocab_size}), got values in [{int(ids.min())}, {int(ids.max())}]"
+        )
     return ids
 
 

@@ -26,11 +26,23 @@ from ._validation import check_positive_float, check_positive_int
 from .utils import _on_cpu
 from .models import BoltzmannMachine
 
-__all__ = ["digits", "mnist5k", "bars_and_stripes", "gaussian_mixture", "boltzmann_dataset", "digits_grey", "mnist5k_grey", "markov_text",
-           "TextCorpus", "ngrams"]
+__all__ = [
+    "digits",
+    "mnist5k",
+    "bars_and_stripes",
+    "gaussian_mixture",
+    "boltzmann_dataset",
+    "digits_grey",
+    "mnist5k_grey",
+    "markov_text",
+    "TextCorpus",
+    "ngrams",
+]
 
 
-def _split(x: torch.Tensor, test_fraction: float, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _split(
+    x: torch.Tensor, test_fraction: float, generator: torch.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
     order = torch.randperm(len(x), generator=_on_cpu(generator))
@@ -92,9 +104,7 @@ def bars_and_stripes(size: int = 4) -> torch.Tensor:
     return torch.unique(images, dim=0)
 
 
-def gaussian_mixture(
-    n_components: int = 8, radius: float = 4.0, std: float = 0.5
-) -> D.MixtureSameFamily:
+def gaussian_mixture(n_components: int = 8, radius: float = 4.0, std: float = 0.5) -> D.MixtureSameFamily:
     """An equal-weight mixture of isotropic 2-D Gaussians evenly spaced on a circle.
 
     Returns a ``torch.distributions`` object: ``.sample((n,))`` draws data and
@@ -269,7 +279,8 @@ def markov_text(
     pi = u.clone()
     for _ in range(500):
         new = (1 - mix) * u + torch.zeros(v, dtype=torch.float64).index_add_(
-            0, succ.reshape(-1), (mix * pi[:, None] * succ_w).reshape(-1))
+            0, succ.reshape(-1), (mix * pi[:, None] * succ_w).reshape(-1)
+        )
         done = float((new - pi).abs().sum()) < 1e-13
         pi = new
         if done:

@@ -35,7 +35,9 @@ def nearest_distance(x: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
 
 def _distances(x: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
     if x.dim() != 2 or patterns.dim() != 2 or x.shape[1] != patterns.shape[1]:
-        raise ValueError(f"x [batch, n] and patterns [k, n] must share n, got {tuple(x.shape)} and {tuple(patterns.shape)}")
+        raise ValueError(
+            f"x [batch, n] and patterns [k, n] must share n, got {tuple(x.shape)} and {tuple(patterns.shape)}"
+        )
     return torch.cdist(x.float(), patterns.float().to(x.device), p=1)
 
 

@@ -234,9 +234,7 @@ def sample(
     check_positive_int(n_samples, "n_samples")
     enum = _checked(model, max_bits)
     if enum.n_bits > 20:
-        raise ValueError(
-            f"exact sampling lists all 2^{enum.n_bits} states' probabilities; it is limited to 20 units"
-        )
+        raise ValueError(f"exact sampling lists all 2^{enum.n_bits} states' probabilities; it is limited to 20 units")
     device = _device(model)
     check_generator(generator, device)
     dtype = next(iter(model.parameters())).dtype
@@ -472,8 +470,9 @@ def conditional_log_likelihood(
         if enum.bipartite is not None and enum.bipartite.n_hidden <= max_bits:
             for rows, mask in zip(x.double().split(chunk), observed.split(chunk)):
                 clamped = _clamped(enum.bipartite, rows, mask, with_all=True)
-                parts = [(torch.logsumexp(log_all, 1), torch.logsumexp(log_obs, 1))
-                         for _, log_obs, log_all in clamped.blocks]
+                parts = [
+                    (torch.logsumexp(log_all, 1), torch.logsumexp(log_obs, 1)) for _, log_obs, log_all in clamped.blocks
+                ]
                 log_all, log_obs = (torch.logsumexp(torch.stack(p), 0) for p in zip(*parts))
                 out.append(clamped.offsets[1] + log_all - clamped.offsets[0] - log_obs)
         else:
@@ -487,9 +486,7 @@ def conditional_log_likelihood(
     return torch.cat(out)
 
 
-def asymptotic_covariance(
-    model: EnergyModel, criterion, *, max_bits: int = 12
-) -> torch.Tensor:
+def asymptotic_covariance(model: EnergyModel, criterion, *, max_bits: int = 12) -> torch.Tensor:
     """The exact asymptotic covariance of the estimator that minimises ``criterion``, per example.
 
     For data drawn from ``model`` itself and an estimator ``theta_hat`` that minimises the
@@ -518,18 +515,22 @@ def asymptotic_covariance(
     with torch.no_grad():
         p = torch.softmax(-model.energy(states).double(), 0)
     losses = torch.stack([criterion(model, state[None]).double() for state in states])  # [S]
-    grads = torch.stack([
-        torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params, retain_graph=True)]).double()
-        for loss in losses
-    ])  # per-state gradients, [S, P]
+    grads = torch.stack(
+        [
+            torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params, retain_graph=True)]).double()
+            for loss in losses
+        ]
+    )  # per-state gradients, [S, P]
     centred = grads - p @ grads
     j = centred.T @ (centred * p[:, None])
     mean_grad = torch.autograd.grad(p @ losses, params, create_graph=True)
     flat = torch.cat([g.reshape(-1) for g in mean_grad])
-    h = torch.stack([
-        torch.cat([g.reshape(-1) for g in torch.autograd.grad(flat[k], params, retain_graph=True)]).double()
-        for k in range(len(flat))
-    ])
+    h = torch.stack(
+        [
+            torch.cat([g.reshape(-1) for g in torch.autograd.grad(flat[k], params, retain_graph=True)]).double()
+            for k in range(len(flat))
+        ]
+    )
     h_plus = torch.linalg.pinv(0.5 * (h + h.T), hermitian=True)
     return h_plus @ j @ h_plus
 

@@ -48,7 +48,7 @@ def image_grid(
     canvas = torch.ones(n_rows * (h + 1) + 1, n_cols * (w + 1) + 1) * 0.5
     for k in range(n):
         r, c = divmod(k, n_cols)
-        canvas[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + c * (w + 1): 1 + c * (w + 1) + w] = images[k]
+        canvas[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + c * (w + 1) : 1 + c * (w + 1) + w] = images[k]
     if ax is None:
         _, ax = plt.subplots(figsize=(0.6 * n_cols + 0.4, 0.6 * n_rows + 0.4))
     ax.imshow(canvas.numpy(), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")

@@ -171,8 +171,13 @@ def fit(
 
     def save(step: int) -> None:
         state = {
-            "step": step, "seed": seed, "elapsed": elapsed, "history": asdict(history),
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": _rng_state(),
+            "step": step,
+            "seed": seed,
+            "elapsed": elapsed,
+            "history": asdict(history),
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "rng": _rng_state(),
         }
         if hasattr(loss_fn, "state_dict"):
             state["loss_fn"] = loss_fn.state_dict()
@@ -264,9 +269,14 @@ def minimize(
         The final loss.
     """
     check_positive_int(max_iter, "max_iter")
-    optimizer = torch.optim.LBFGS(model.parameters(), max_iter=max_iter, tolerance_grad=tolerance,
-                                  tolerance_change=tolerance * 1e-3, history_size=50,
-                                  line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS(
+        model.parameters(),
+        max_iter=max_iter,
+        tolerance_grad=tolerance,
+        tolerance_change=tolerance * 1e-3,
+        history_size=50,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
@@ -340,8 +350,10 @@ class Comparison:
 
     def final(self, method: str, metric: str) -> torch.Tensor:
         """``[seeds]`` float64: the last value of ``metric`` in each run of ``method``."""
-        return torch.tensor([r.history.metrics[metric][-1] if r.error is None else float("nan")
-                             for r in self.of(method)], dtype=torch.float64)
+        return torch.tensor(
+            [r.history.metrics[metric][-1] if r.error is None else float("nan") for r in self.of(method)],
+            dtype=torch.float64,
+        )
 
     def time_to_reach(self, method: str, metric: str, threshold: float) -> float:
         """Mean training seconds until ``metric`` first reaches ``threshold`` (``inf`` if a run never does)."""
@@ -360,11 +372,16 @@ class Comparison:
         for method in self.lrs:
             values = self.final(method, metric)
             runs = self.of(method)
-            row = {"method": method, "lr": self.lrs[method], "mean": values.mean().item(),
-                   "std": values.std().item() if len(values) > 1 else 0.0,
-                   "min": values.min().item(), "max": values.max().item(),
-                   "seconds/update": sum(r.history.seconds_per_step for r in runs) / len(runs),
-                   "updates": sum(len(r.history.seconds) for r in runs) / len(runs)}
+            row = {
+                "method": method,
+                "lr": self.lrs[method],
+                "mean": values.mean().item(),
+                "std": values.std().item() if len(values) > 1 else 0.0,
+                "min": values.min().item(),
+                "max": values.max().item(),
+                "seconds/update": sum(r.history.seconds_per_step for r in runs) / len(runs),
+                "updates": sum(len(r.history.seconds) for r in runs) / len(runs),
+            }
             if threshold is not None:
                 row["seconds to threshold"] = self.time_to_reach(method, metric, threshold)
             if self.variants:
@@ -463,17 +480,34 @@ def compare(
         model = factory(make_generator(seed, "model"))
         loss_fn = factories[name][variant](make_generator(seed, "objective", name, device=data.device))
         try:
-            history = fit(model, loss_fn, data, n_steps=n_steps, batch_size=batch_size,
-                          optimizer=optimizer(model.parameters(), lr=rate), metrics=metrics,
-                          eval_every=eval_every, time_budget=time_budget,
-                          generator=make_generator(seed, "order", name), progress=progress)
+            history = fit(
+                model,
+                loss_fn,
+                data,
+                n_steps=n_steps,
+                batch_size=batch_size,
+                optimizer=optimizer(model.parameters(), lr=rate),
+                metrics=metrics,
+                eval_every=eval_every,
+                time_budget=time_budget,
+                generator=make_generator(seed, "order", name),
+                progress=progress,
+            )
         except (RuntimeError, ValueError, FloatingPointError) as err:
             return Run(name, seed, rate, History(), model, -math.inf, f"{type(err).__name__}: {err}", variant)
         if history.loss and not math.isfinite(history.loss[-1]):
             return Run(name, seed, rate, history, model, -math.inf, "the loss is not finite", variant)
         score = float(select(model)) if select is not None else math.nan
-        return Run(name, seed, rate, history, model, score if math.isfinite(score) or select is None
-                   else -math.inf, None, variant)
+        return Run(
+            name,
+            seed,
+            rate,
+            history,
+            model,
+            score if math.isfinite(score) or select is None else -math.inf,
+            None,
+            variant,
+        )
 
     runs, lrs, tuning, chosen = [], {}, {}, {}
     for name, grid in grids.items():

@@ -23,8 +23,17 @@ from ._random import bernoulli_
 from ._validation import check_generator, check_positive_int
 
 __all__ = [
-    "seed_everything", "make_generator", "get_device", "draw", "log_mean_exp", "bernoulli_",
-    "bernoulli_from_logits", "base_rate_logits", "flat_grad", "progress_range", "time_call",
+    "seed_everything",
+    "make_generator",
+    "get_device",
+    "draw",
+    "log_mean_exp",
+    "bernoulli_",
+    "bernoulli_from_logits",
+    "base_rate_logits",
+    "flat_grad",
+    "progress_range",
+    "time_call",
 ]
 
 
@@ -206,9 +215,9 @@ def flat_grad(scalar: torch.Tensor, params: Sequence[torch.Tensor]) -> torch.Ten
     """
     params = list(params)
     grads = torch.autograd.grad(scalar, params, allow_unused=True)
-    return torch.cat([
-        (torch.zeros_like(p) if g is None else g).reshape(-1).to(torch.float64) for p, g in zip(params, grads)
-    ])
+    return torch.cat(
+        [(torch.zeros_like(p) if g is None else g).reshape(-1).to(torch.float64) for p, g in zip(params, grads)]
+    )
 
 
 def progress_range(n: int, enabled: bool, desc: str = ""):

@@ -19,13 +19,41 @@ from .annealing import ScheduleCheck, ais, ais_schedule_check, reverse_ais
 from .bridge import bridge_sampling
 from .importance import importance_sampling
 from .linked import linked_importance_sampling
-from .paths import (AnnealingPath, Bernoulli, BoltzmannPath, GeometricPath, RBMPath, ShiftedPath,
-                    check_schedule, linear_schedule, piecewise_schedule, resolve_base)
+from .paths import (
+    AnnealingPath,
+    Bernoulli,
+    BoltzmannPath,
+    GeometricPath,
+    RBMPath,
+    ShiftedPath,
+    check_schedule,
+    linear_schedule,
+    piecewise_schedule,
+    resolve_base,
+)
 from .result import Estimate, effective_sample_size, relative_variance
 from .tracking import LogZTracker
 
 __all__ = [
-    "Estimate", "importance_sampling", "ais", "ais_schedule_check", "ScheduleCheck", "reverse_ais", "bridge_sampling", "linked_importance_sampling",
-    "LogZTracker", "AnnealingPath", "GeometricPath", "BoltzmannPath", "RBMPath", "ShiftedPath", "Bernoulli", "resolve_base", "linear_schedule", "piecewise_schedule", "check_schedule",
-    "effective_sample_size", "relative_variance",
+    "Estimate",
+    "importance_sampling",
+    "ais",
+    "ais_schedule_check",
+    "ScheduleCheck",
+    "reverse_ais",
+    "bridge_sampling",
+    "linked_importance_sampling",
+    "LogZTracker",
+    "AnnealingPath",
+    "GeometricPath",
+    "BoltzmannPath",
+    "RBMPath",
+    "ShiftedPath",
+    "Bernoulli",
+    "resolve_base",
+    "linear_schedule",
+    "piecewise_schedule",
+    "check_schedule",
+    "effective_sample_size",
+    "relative_variance",
 ]

@@ -35,8 +35,9 @@ from .result import Estimate
 __all__ = ["ais", "reverse_ais", "ais_schedule_check", "ScheduleCheck"]
 
 
-def _prepare(model: EnergyModel, n_runs: int, name: str, base, kernel, generator,
-             device: torch.device | None = None) -> tuple[AnnealingPath, Kernel]:
+def _prepare(
+    model: EnergyModel, n_runs: int, name: str, base, kernel, generator, device: torch.device | None = None
+) -> tuple[AnnealingPath, Kernel]:
     """What the path estimators share: checks, the path and the kernel."""
     if not isinstance(model, EnergyModel):
         raise TypeError(f"model must be an ebmlib EnergyModel, got {type(model).__name__}")
@@ -193,8 +194,9 @@ def ais_schedule_check(
     lengths = [check_positive_int(k, "lengths[i]") for k in lengths]
     if len(lengths) < 2 or any(b <= a for a, b in zip(lengths, lengths[1:])):
         raise ValueError(f"lengths must hold at least two increasing schedule lengths, got {lengths}")
-    estimates = {k: ais(model, n_chains, k, base=base, kernel=kernel, generator=generator, progress=progress)
-                 for k in lengths}
+    estimates = {
+        k: ais(model, n_chains, k, base=base, kernel=kernel, generator=generator, progress=progress) for k in lengths
+    }
     last, previous = estimates[lengths[-1]], estimates[lengths[-2]]
     gap = abs(float(last.log_z) - float(previous.log_z))
     converged = gap <= sigmas * (last.stderr**2 + previous.stderr**2) ** 0.5

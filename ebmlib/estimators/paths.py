@@ -46,8 +46,16 @@ from ..samplers._scan import systematic_scan
 from ..utils import _shape, draw
 
 __all__ = [
-    "Bernoulli", "AnnealingPath", "GeometricPath", "BoltzmannPath", "RBMPath", "ShiftedPath", "resolve_base",
-    "linear_schedule", "piecewise_schedule", "check_schedule",
+    "Bernoulli",
+    "AnnealingPath",
+    "GeometricPath",
+    "BoltzmannPath",
+    "RBMPath",
+    "ShiftedPath",
+    "resolve_base",
+    "linear_schedule",
+    "piecewise_schedule",
+    "check_schedule",
 ]
 
 
@@ -141,8 +149,9 @@ def _visible_bias(model: EnergyModel) -> torch.Tensor:
     inner = getattr(model, "model", None)
     if isinstance(inner, EnergyModel):
         return _visible_bias(inner)
-    raise ValueError(f"base='model' needs visible biases, and {type(model).__name__} has none; "
-                     "use base='uniform' or give log-odds")
+    raise ValueError(
+        f"base='model' needs visible biases, and {type(model).__name__} has none; use base='uniform' or give log-odds"
+    )
 
 
 class AnnealingPath:
@@ -170,8 +179,9 @@ class AnnealingPath:
         """``log_f(x, hi) - log_f(x, lo)`` per row (float64)."""
         return self.log_f(x, hi) - self.log_f(x, lo)
 
-    def advance(self, x: torch.Tensor, lo: float, hi: float, kernel: Kernel,
-                generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def advance(
+        self, x: torch.Tensor, lo: float, hi: float, kernel: Kernel, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(increment(x, lo, hi), x moved once under p_hi)``."""
         return self.increment(x, lo, hi), self.move(x, hi, kernel, generator)
 
@@ -202,7 +212,7 @@ class GeometricPath(AnnealingPath):
 
     def log_f(self, x: torch.Tensor, beta: float) -> torch.Tensor:
         with torch.no_grad():
-            return ((1 - beta) * self.base.log_prob(x).double() - beta * self.model.energy(x).double())
+            return (1 - beta) * self.base.log_prob(x).double() - beta * self.model.energy(x).double()
 
     def at(self, beta: float) -> EnergyModel:
         return _Geometric(self.model, self.base, beta)
@@ -298,8 +308,9 @@ class RBMPath(AnnealingPath):
             return super().move(v, beta, kernel, generator)
         return self._gibbs(v, beta, self._pre(v), generator)  # block Gibbs is its own reversal
 
-    def advance(self, v: torch.Tensor, lo: float, hi: float, kernel: Kernel,
-                generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def advance(
+        self, v: torch.Tensor, lo: float, hi: float, kernel: Kernel, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if type(kernel) is not Gibbs:
             return super().advance(v, lo, hi, kernel, generator)
         pre = self._pre(v)  # shared by the weight increment and the move's hidden draw
@@ -366,8 +377,10 @@ def piecewise_schedule(n_betas: int) -> torch.Tensor:
     if n_betas < 10:
         raise ValueError(f"n_betas must be >= 10 for a piecewise schedule, got {n_betas}")
     first, second = max(1, round(n_betas * 500 / 14500)), max(1, round(n_betas * 4000 / 14500))
-    return torch.cat([
-        torch.linspace(0.0, 0.5, first + 1, dtype=torch.float64)[:-1],
-        torch.linspace(0.5, 0.9, second + 1, dtype=torch.float64)[:-1],
-        torch.linspace(0.9, 1.0, n_betas - first - second, dtype=torch.float64),
-    ])
+    return torch.cat(
+        [
+            torch.linspace(0.0, 0.5, first + 1, dtype=torch.float64)[:-1],
+            torch.linspace(0.5, 0.9, second + 1, dtype=torch.float64)[:-1],
+            torch.linspace(0.9, 1.0, n_betas - first - second, dtype=torch.float64),
+        ]
+    )

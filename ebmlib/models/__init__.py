@@ -17,5 +17,18 @@ from .normalized import LearnedNormalizer
 from .rbm import RBM
 from .wrappers import Tempered
 
-__all__ = ["EnergyModel", "Enumeration", "Bipartite", "BoltzmannMachine", "RBM", "GaussianEnergy", "MLPEnergy",
-           "ConvEnergy", "DistributionEnergy", "LearnedNormalizer", "Tempered", "CouplingFlow", "NeuralLM"]
+__all__ = [
+    "EnergyModel",
+    "Enumeration",
+    "Bipartite",
+    "BoltzmannMachine",
+    "RBM",
+    "GaussianEnergy",
+    "MLPEnergy",
+    "ConvEnergy",
+    "DistributionEnergy",
+    "LearnedNormalizer",
+    "Tempered",
+    "CouplingFlow",
+    "NeuralLM",
+]

@@ -16,11 +16,19 @@ def linear(fan_in: int, fan_out: int, generator: torch.Generator | None = None, 
     return layer
 
 
-def conv2d(channels_in: int, channels_out: int, kernel_size: int, generator: torch.Generator | None = None,
-           device=None, dtype=None, **kwargs) -> nn.Conv2d:
+def conv2d(
+    channels_in: int,
+    channels_out: int,
+    kernel_size: int,
+    generator: torch.Generator | None = None,
+    device=None,
+    dtype=None,
+    **kwargs,
+) -> nn.Conv2d:
     """``nn.Conv2d`` with PyTorch's default initialisation, drawn from ``generator``."""
-    layer = nn.utils.skip_init(nn.Conv2d, channels_in, channels_out, kernel_size, device=_cpu(device),
-                               dtype=dtype, **kwargs)
+    layer = nn.utils.skip_init(
+        nn.Conv2d, channels_in, channels_out, kernel_size, device=_cpu(device), dtype=dtype, **kwargs
+    )
     uniform_(layer, channels_in * kernel_size * kernel_size, generator)
     return layer
 
@@ -50,8 +58,12 @@ def spectral_normalized(layer: nn.Module, generator: torch.Generator | None = No
     with torch.no_grad():
         for name in ("_u", "_v"):
             buffer = getattr(norm, name)
-            draw = torch.randn(buffer.shape, generator=generator, dtype=buffer.dtype,
-                               device=generator.device if generator is not None else buffer.device)
+            draw = torch.randn(
+                buffer.shape,
+                generator=generator,
+                dtype=buffer.dtype,
+                device=generator.device if generator is not None else buffer.device,
+            )
             buffer.copy_(nn.functional.normalize(draw.to(buffer.device), dim=0))
         weight = layer.parametrizations.weight.original
         norm._power_method(norm._reshape_weight_to_matrix(weight), 15)

@@ -97,8 +97,9 @@ class Enumeration:
         inner = self.bipartite
         bip = None
         if inner is not None:
-            bip = Bipartite(inner.n_hidden, lambda h: inner.log_prior(h) + shift(h), inner.visible_logits,
-                            inner.weight, inner.bias)
+            bip = Bipartite(
+                inner.n_hidden, lambda h: inner.log_prior(h) + shift(h), inner.visible_logits, inner.weight, inner.bias
+            )
         return Enumeration(self.layer, self.n_bits, lambda s: self.log_weight(s) + shift(s), bip)
 
 

@@ -59,9 +59,7 @@ class GaussianEnergy(EnergyModel):
         if tuple(mean.shape) != (n_features,):
             raise ValueError(f"mean must have shape [{n_features}], got {tuple(mean.shape)}")
         if tuple(precision.shape) != (n_features, n_features):
-            raise ValueError(
-                f"precision must have shape [{n_features}, {n_features}], got {tuple(precision.shape)}"
-            )
+            raise ValueError(f"precision must have shape [{n_features}, {n_features}], got {tuple(precision.shape)}")
         factor, info = torch.linalg.cholesky_ex(precision.to(torch.float64))
         if not torch.allclose(precision, precision.T) or int(info) != 0:
             raise ValueError("precision must be a symmetric positive definite matrix")
@@ -119,9 +117,7 @@ class GaussianEnergy(EnergyModel):
     def at_temperature(self, temperature: float) -> "GaussianEnergy":
         """The same model at temperature ``T`` (precision divided by ``T``), as a new model."""
         t = check_positive_float(temperature, "temperature")
-        return GaussianEnergy(
-            self.n_features, self.mean.detach().clone(), self.precision.detach() / t
-        ).to(self.mean)
+        return GaussianEnergy(self.n_features, self.mean.detach().clone(), self.precision.detach() / t).to(self.mean)
 
 
 class MLPEnergy(EnergyModel):
@@ -262,10 +258,12 @@ class ConvEnergy(EnergyModel):
         act = nn.functional.silu
         z = x.reshape(-1, 1, *self.image_shape)
         for conv in self.convs:
-            z = act(nn.functional.conv2d(z, self._param(conv.weight, x), self._param(conv.bias, x),
-                                         stride=conv.stride, padding=conv.padding))
-        z = act(nn.functional.linear(z.flatten(1), self._param(self.dense.weight, x),
-                                     self._param(self.dense.bias, x)))
+            z = act(
+                nn.functional.conv2d(
+                    z, self._param(conv.weight, x), self._param(conv.bias, x), stride=conv.stride, padding=conv.padding
+                )
+            )
+        z = act(nn.functional.linear(z.flatten(1), self._param(self.dense.weight, x), self._param(self.dense.bias, x)))
         e = nn.functional.linear(z, self._param(self.out.weight, x), self._param(self.out.bias, x)).squeeze(-1)
         if self.envelope_std is not None:
             d = x - self.envelope_mean.to(x)

@@ -31,8 +31,13 @@ class _Coupling(nn.Module):
         super().__init__()
         d = mask.numel()
         self.register_buffer("mask", mask)
-        self.net = nn.Sequential(linear(d, hidden, generator), nn.Tanh(), linear(hidden, hidden, generator),
-                                 nn.Tanh(), linear(hidden, 2 * d, generator))
+        self.net = nn.Sequential(
+            linear(d, hidden, generator),
+            nn.Tanh(),
+            linear(hidden, hidden, generator),
+            nn.Tanh(),
+            linear(hidden, 2 * d, generator),
+        )
         nn.init.zeros_(self.net[-1].weight)  # start at the identity map
         nn.init.zeros_(self.net[-1].bias)
 
@@ -93,9 +98,7 @@ class CouplingFlow(nn.Module):
         self.log_scale = nn.Parameter(scale.log())
         parity = torch.arange(n_features) % 2
         generator = _on_cpu(generator)  # the flow is made on the CPU; move it with .to()
-        self.layers = nn.ModuleList(
-            _Coupling((parity == (i % 2)).float(), hidden, generator) for i in range(n_layers)
-        )
+        self.layers = nn.ModuleList(_Coupling((parity == (i % 2)).float(), hidden, generator) for i in range(n_layers))
 
     def _forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x = f(z)`` and ``log |det df/dz|`` per row."""
@@ -131,8 +134,7 @@ class CouplingFlow(nn.Module):
         """
         check_positive_int(n_samples, "n_samples", allow_zero=True)
         check_generator(generator, self.loc.device)
-        z = torch.randn(n_samples, self.n_features, generator=generator, device=self.loc.device,
-                        dtype=self.loc.dtype)
+        z = torch.randn(n_samples, self.n_features, generator=generator, device=self.loc.device, dtype=self.loc.dtype)
         x, log_det = self._forward(z)
         return x, self._base_log_prob(z) - log_det
 

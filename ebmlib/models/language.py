@@ -40,11 +40,23 @@ class NeuralLM(nn.Module):
         output: the output layer; ``output.weight`` is ``[V, hidden_dim]``, ``output.bias`` ``[V]``.
     """
 
-    def __init__(self, vocab_size: int, context_size: int = 1, embed_dim: int = 32, hidden_dim: int = 64,
-                 unigram: torch.Tensor | None = None, *, generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        context_size: int = 1,
+        embed_dim: int = 32,
+        hidden_dim: int = 64,
+        unigram: torch.Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
-        for value, name in [(vocab_size, "vocab_size"), (context_size, "context_size"),
-                            (embed_dim, "embed_dim"), (hidden_dim, "hidden_dim")]:
+        for value, name in [
+            (vocab_size, "vocab_size"),
+            (context_size, "context_size"),
+            (embed_dim, "embed_dim"),
+            (hidden_dim, "hidden_dim"),
+        ]:
             check_positive_int(value, name)
         self.vocab_size = vocab_size
         self.context_size = context_size

@@ -116,11 +116,7 @@ class RBM(EnergyModel):
     def joint_energy(self, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """``E(v, h)`` for paired rows: ``[batch, n_visible], [batch, n_hidden] -> [batch]``."""
         w = self._param(self.weight, v)
-        return (
-            -((v @ w) * h).sum(-1)
-            - v @ self._param(self.visible_bias, v)
-            - h @ self._param(self.hidden_bias, v)
-        )
+        return -((v @ w) * h).sum(-1) - v @ self._param(self.visible_bias, v) - h @ self._param(self.hidden_bias, v)
 
     # --- conditionals ---------------------------------------------------------------
     def hidden_logits(self, v: torch.Tensor) -> torch.Tensor:
@@ -227,4 +223,3 @@ class RBM(EnergyModel):
 
     def extra_repr(self) -> str:
         return f"n_visible={self.n_visible}, n_hidden={self.n_hidden}"
-

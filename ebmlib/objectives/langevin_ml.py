@@ -130,8 +130,12 @@ class LangevinML:
         self.n_chains = None if n_chains is None else check_positive_int(n_chains, "n_chains")
         self.buffer_size = check_positive_int(buffer_size, "buffer_size")
         self.reinit = check_probability(reinit, "reinit")
-        if isinstance(energy_penalty, bool) or not isinstance(energy_penalty, (int, float)) \
-                or not math.isfinite(energy_penalty) or energy_penalty < 0:
+        if (
+            isinstance(energy_penalty, bool)
+            or not isinstance(energy_penalty, (int, float))
+            or not math.isfinite(energy_penalty)
+            or energy_penalty < 0
+        ):
             raise ValueError(f"energy_penalty must be a number >= 0, got {energy_penalty!r}")
         self.energy_penalty = float(energy_penalty)
         self.energy_limit = None if energy_limit is None else check_positive_float(energy_limit, "energy_limit")
@@ -191,7 +195,7 @@ class LangevinML:
                     "the energy is running away from the samples; lower the learning rate, or add a "
                     "stabiliser (energy_penalty, max_score, spectral_norm=True in the model)"
                 )
-        positive, negative = energies[: len(x)], energies[len(x):]
+        positive, negative = energies[: len(x)], energies[len(x) :]
         loss = positive.mean() - negative.mean()
         if self.energy_penalty:
             loss = loss + self.energy_penalty * (positive.pow(2).mean() + negative.pow(2).mean())

@@ -46,7 +46,7 @@ def contrastive_loss(model: EnergyModel, x: torch.Tensor, negatives: torch.Tenso
     model.check_input(negatives, "negatives")
     # one energy evaluation for both phases: one matrix product instead of two, one graph
     energy = model.energy(torch.cat([x, negatives.detach().to(x.dtype)]))
-    return energy[: len(x)].mean() - energy[len(x):].mean()
+    return energy[: len(x)].mean() - energy[len(x) :].mean()
 
 
 def naive_mcmc(
@@ -73,8 +73,9 @@ def naive_mcmc(
     check_positive_int(burn_in, "burn_in")
     check_generator(generator, x.device)
     if not model.is_binary:
-        raise TypeError(f"naive_mcmc starts chains from uniform 0/1 noise: it needs a binary model, "
-                        f"got {type(model).__name__}")
+        raise TypeError(
+            f"naive_mcmc starts chains from uniform 0/1 noise: it needs a binary model, got {type(model).__name__}"
+        )
     n_chains = x.shape[0] if n_chains is None else check_positive_int(n_chains, "n_chains")
     start = bernoulli_(torch.full((n_chains, model.n_features), 0.5, dtype=x.dtype, device=x.device), generator)
     negatives = run_chain(kernel or default_kernel(model), model, start, burn_in, generator=generator)

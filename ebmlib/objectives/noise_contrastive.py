@@ -39,16 +39,24 @@ from .._validation import check_generator, check_positive_int
 from ..models import EnergyModel
 from ..utils import draw, log_mean_exp
 
-__all__ = ["nce", "negative_sampling", "importance_sampled_nll", "self_contrastive", "nce_accuracy",
-           "FlowContrastive", "AdversarialBound"]
+__all__ = [
+    "nce",
+    "negative_sampling",
+    "importance_sampled_nll",
+    "self_contrastive",
+    "nce_accuracy",
+    "FlowContrastive",
+    "AdversarialBound",
+]
 
 
 def _draw(noise: object, n: int, n_features: int, generator: torch.Generator | None) -> torch.Tensor:
     """``n`` samples ``[n, d]`` from a noise object (anything with ``sample(sample_shape, generator)``,
     ``torch.distributions`` objects included)."""
     if not callable(getattr(noise, "sample", None)):
-        raise TypeError(f"noise must have a sample method (a torch.distributions object, say), "
-                        f"got {type(noise).__name__}")
+        raise TypeError(
+            f"noise must have a sample method (a torch.distributions object, say), got {type(noise).__name__}"
+        )
     y = draw(noise, (n,), generator)
     if not isinstance(y, torch.Tensor) or tuple(y.shape) != (n, n_features):
         shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
@@ -73,8 +81,14 @@ def _noise_log_prob(noise: object, y: torch.Tensor) -> torch.Tensor:
     return log_q.to(y.dtype)
 
 
-def _negatives(model: EnergyModel, x: torch.Tensor, noise: object, k: int,
-               noise_samples: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
+def _negatives(
+    model: EnergyModel,
+    x: torch.Tensor,
+    noise: object,
+    k: int,
+    noise_samples: torch.Tensor | None,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
     model.check_input(x)
     check_positive_int(k, "k")
     check_generator(generator, x.device)
@@ -131,8 +145,13 @@ def _nce_logits(model, x, noise, k, noise_samples, generator) -> tuple[torch.Ten
 
 
 def nce_accuracy(
-    model: EnergyModel, x: torch.Tensor, noise: object, k: int = 1, *,
-    noise_samples: torch.Tensor | None = None, generator: torch.Generator | None = None,
+    model: EnergyModel,
+    x: torch.Tensor,
+    noise: object,
+    k: int = 1,
+    *,
+    noise_samples: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
 ) -> float:
     """Share of data and noise samples that NCE's classifier labels correctly (``G > 0`` means data)."""
     with torch.no_grad():
@@ -230,12 +249,15 @@ def _parameters_frozen(model: torch.nn.Module):
 class _TrainedFlow:
     """What the two flow-training objectives share: the flow, its optimizer, checkpointing."""
 
-    def __init__(self, flow: torch.nn.Module, optimizer: torch.optim.Optimizer, name: str,
-                 generator: torch.Generator | None) -> None:
+    def __init__(
+        self, flow: torch.nn.Module, optimizer: torch.optim.Optimizer, name: str, generator: torch.Generator | None
+    ) -> None:
         for method in ("rsample_with_log_prob", "rsample", "sample", "log_prob"):
             if not callable(getattr(flow, method, None)):
-                raise TypeError(f"{name} must be a flow with rsample_with_log_prob, rsample, sample and "
-                                f"log_prob (an ebmlib.models.CouplingFlow), got {type(flow).__name__}")
+                raise TypeError(
+                    f"{name} must be a flow with rsample_with_log_prob, rsample, sample and "
+                    f"log_prob (an ebmlib.models.CouplingFlow), got {type(flow).__name__}"
+                )
         param = next(iter(flow.parameters()), None)
         check_generator(generator, param.device if param is not None else torch.device("cpu"))
         self.flow, self.optimizer, self.generator = flow, optimizer, generator
@@ -274,8 +296,15 @@ class FlowContrastive(_TrainedFlow):
         generator: random generator for the flow's samples (its state is in ``state_dict``).
     """
 
-    def __init__(self, flow: torch.nn.Module, flow_optimizer: torch.optim.Optimizer, k: int = 1,
-                 flow_steps: int = 1, *, generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        flow: torch.nn.Module,
+        flow_optimizer: torch.optim.Optimizer,
+        k: int = 1,
+        flow_steps: int = 1,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__(flow, flow_optimizer, "flow", generator)
         self.k = check_positive_int(k, "k")
         self.flow_steps = check_positive_int(flow_steps, "flow_steps", allow_zero=True)
@@ -312,9 +341,15 @@ class AdversarialBound(_TrainedFlow):
         generator: random generator for the sampler's draws (its state is in ``state_dict``).
     """
 
-    def __init__(self, sampler: torch.nn.Module, sampler_optimizer: torch.optim.Optimizer,
-                 n_samples: int | None = None, sampler_steps: int = 1, *,
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        sampler: torch.nn.Module,
+        sampler_optimizer: torch.optim.Optimizer,
+        n_samples: int | None = None,
+        sampler_steps: int = 1,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__(sampler, sampler_optimizer, "sampler", generator)
         self.n_samples = None if n_samples is None else check_positive_int(n_samples, "n_samples")
         self.sampler_steps = check_positive_int(sampler_steps, "sampler_steps")

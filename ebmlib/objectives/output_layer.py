@@ -27,8 +27,14 @@ import torch.nn.functional as F
 from .._validation import check_generator, check_ids, check_positive_int
 from .noise_contrastive import _logistic_loss
 
-__all__ = ["softmax_nll", "sampled_nce", "sampled_negative_sampling", "sampled_softmax",
-           "normalization_penalty", "next_word_loss"]
+__all__ = [
+    "softmax_nll",
+    "sampled_nce",
+    "sampled_negative_sampling",
+    "sampled_softmax",
+    "normalization_penalty",
+    "next_word_loss",
+]
 
 
 def _check_layer(weight: torch.Tensor, bias: torch.Tensor, hidden: torch.Tensor, target: torch.Tensor) -> None:
@@ -66,7 +72,10 @@ def _sampled_scores(weight, bias, hidden, target, noise_probs, k, generator):
 
 
 def softmax_nll(
-    weight: torch.Tensor, bias: torch.Tensor, hidden: torch.Tensor, target: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    hidden: torch.Tensor,
+    target: torch.Tensor,
     self_normalization: float = 0.0,
 ) -> torch.Tensor:
     """Full-softmax negative log-likelihood, plus ``self_normalization * mean(log Z)^2``.
@@ -102,8 +111,14 @@ def normalization_penalty(log_z: torch.Tensor, weight: float = 1.0) -> torch.Ten
 
 
 def sampled_nce(
-    weight: torch.Tensor, bias: torch.Tensor, hidden: torch.Tensor, target: torch.Tensor,
-    noise_probs: torch.Tensor, k: int, *, log_c: torch.Tensor | float = 0.0,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    hidden: torch.Tensor,
+    target: torch.Tensor,
+    noise_probs: torch.Tensor,
+    k: int,
+    *,
+    log_c: torch.Tensor | float = 0.0,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """NCE over classes: ``G(w) = s(w) + log_c - log(k q(w))``, logistic loss on target vs ``k`` samples.
@@ -125,8 +140,14 @@ def sampled_nce(
 
 
 def sampled_negative_sampling(
-    weight: torch.Tensor, bias: torch.Tensor, hidden: torch.Tensor, target: torch.Tensor,
-    noise_probs: torch.Tensor, k: int, *, generator: torch.Generator | None = None,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    hidden: torch.Tensor,
+    target: torch.Tensor,
+    noise_probs: torch.Tensor,
+    k: int,
+    *,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Negative sampling over classes: ``G(w) = s(w)``; ``q`` is used only to draw.
 
@@ -138,8 +159,14 @@ def sampled_negative_sampling(
 
 
 def sampled_softmax(
-    weight: torch.Tensor, bias: torch.Tensor, hidden: torch.Tensor, target: torch.Tensor,
-    noise_probs: torch.Tensor, k: int, *, generator: torch.Generator | None = None,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    hidden: torch.Tensor,
+    target: torch.Tensor,
+    noise_probs: torch.Tensor,
+    k: int,
+    *,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Importance-sampled softmax: cross-entropy of the target among ``k`` sampled classes.
 

@@ -70,9 +70,7 @@ def random_conditional_pl(
     return n * softplus(model.energy(x) - model.energy(flipped)).mean()
 
 
-def generalized_pseudolikelihood(
-    model: EnergyModel, x: torch.Tensor, blocks: Sequence[Sequence[int]]
-) -> torch.Tensor:
+def generalized_pseudolikelihood(model: EnergyModel, x: torch.Tensor, blocks: Sequence[Sequence[int]]) -> torch.Tensor:
     """Negative generalized log-pseudolikelihood: ``-mean_x sum_S log p(x_S | x_-S)``.
 
     Each conditional is exact: the ``2^|S|`` values of the set are enumerated. Blocks of

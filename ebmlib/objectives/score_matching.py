@@ -39,6 +39,7 @@ def _score_with_graph(model: EnergyModel, x: torch.Tensor) -> tuple[torch.Tensor
 def _differentiates_data(loss):
     """These losses differentiate with respect to the data, so they run with autograd on even
     inside ``torch.no_grad()`` (an evaluation of the loss, say)."""
+
     @functools.wraps(loss)
     def wrapped(*args, **kwargs):
         with torch.enable_grad():

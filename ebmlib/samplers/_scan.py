@@ -73,7 +73,9 @@ def systematic_scan(
     x = x.detach().clone().contiguous()
     fields = torch.addmm(bias, x, weight).contiguous()
     if use_numba:
-        _scan_numba(x.numpy(), fields.numpy(), noise.detach().contiguous().numpy(), weight.detach().contiguous().numpy())
+        _scan_numba(
+            x.numpy(), fields.numpy(), noise.detach().contiguous().numpy(), weight.detach().contiguous().numpy()
+        )
     else:
         _scan_torch(x, fields, noise, weight)
     return x

@@ -59,8 +59,7 @@ class Kernel:
         unknown = set(overrides) - set(self.params)
         if unknown:
             raise TypeError(
-                f"{type(self).__name__}.step got unknown settings {sorted(unknown)}; "
-                f"it takes {sorted(self.params)}"
+                f"{type(self).__name__}.step got unknown settings {sorted(unknown)}; it takes {sorted(self.params)}"
             )
         return {**self.params, **overrides}
 
@@ -108,8 +107,7 @@ def _statistics(trace: Sequence[str] | Mapping[str, Statistic]) -> dict[str, Sta
 def _check_kernel(kernel: object) -> None:
     if not (callable(getattr(kernel, "init", None)) and callable(getattr(kernel, "step", None))):
         raise TypeError(
-            f"kernel must have init(model, x) and step(model, state, generator, **params), "
-            f"got {type(kernel).__name__}"
+            f"kernel must have init(model, x) and step(model, state, generator, **params), got {type(kernel).__name__}"
         )
 
 

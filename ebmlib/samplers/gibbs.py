@@ -55,8 +55,9 @@ class Gibbs(Kernel):
             raise TypeError(f"Gibbs sampling needs a binary model, got {type(model).__name__}")
         return GibbsState(model.check_input(x))
 
-    def step(self, model: EnergyModel, state: GibbsState, generator: torch.Generator | None = None,
-             **params) -> tuple[GibbsState, GibbsInfo]:
+    def step(
+        self, model: EnergyModel, state: GibbsState, generator: torch.Generator | None = None, **params
+    ) -> tuple[GibbsState, GibbsInfo]:
         settings = self._settings(params)
         options = {"order": settings["order"]}
         if settings["backend"] != "auto":
@@ -92,5 +93,4 @@ def gibbs(
     Returns:
         A new ``[chains, n]`` tensor, same dtype and device as ``x`` (a :class:`Chain` with ``trace``).
     """
-    return run_chain(Gibbs(backend=backend), model, x, n_steps, generator=generator, trace=trace,
-                     progress=progress)
+    return run_chain(Gibbs(backend=backend), model, x, n_steps, generator=generator, trace=trace, progress=progress)

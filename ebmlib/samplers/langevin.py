@@ -72,9 +72,12 @@ class Langevin(Kernel):
         noise_scale: float | None = None,
         max_score: float | None = None,
     ) -> None:
-        self.params = {"step_size": check_positive_float(step_size, "step_size"), "adjusted": bool(adjusted),
-                       "noise_scale": None if noise_scale is None else check_positive_float(noise_scale, "noise_scale"),
-                       "max_score": None if max_score is None else check_positive_float(max_score, "max_score")}
+        self.params = {
+            "step_size": check_positive_float(step_size, "step_size"),
+            "adjusted": bool(adjusted),
+            "noise_scale": None if noise_scale is None else check_positive_float(noise_scale, "noise_scale"),
+            "max_score": None if max_score is None else check_positive_float(max_score, "max_score"),
+        }
 
     def _all_accepted(self, x: torch.Tensor) -> torch.Tensor:
         """``[chains]`` all True (one read-only tensor reused while the shape stays)."""
@@ -91,8 +94,9 @@ class Langevin(Kernel):
             return LangevinState(x, None, None)  # the first step evaluates the score
         return LangevinState(x, *model.energy_and_score(x))
 
-    def step(self, model: EnergyModel, state: LangevinState, generator: torch.Generator | None = None,
-             **params) -> tuple[LangevinState, LangevinInfo]:
+    def step(
+        self, model: EnergyModel, state: LangevinState, generator: torch.Generator | None = None, **params
+    ) -> tuple[LangevinState, LangevinInfo]:
         s = self._settings(params) if params else self.params
         eps = check_positive_float(s["step_size"], "step_size") if params else s["step_size"]
         sigma = math.sqrt(2 * eps) if s["noise_scale"] is None else s["noise_scale"]
@@ -109,12 +113,15 @@ class Langevin(Kernel):
             diff = to - frm - eps * _drift(frm_score, s["max_score"])
             return -(diff * diff).sum(-1) / (2 * sigma**2)
 
-        log_ratio = (energy - proposal_energy + log_q(x, proposal, proposal_score) - log_q(proposal, x, score))
+        log_ratio = energy - proposal_energy + log_q(x, proposal, proposal_score) - log_q(proposal, x, score)
         u = torch.rand(x.shape[0], dtype=x.dtype, device=x.device, generator=generator)
         accepted = torch.log(u) < log_ratio
         keep = accepted[:, None]
-        new = LangevinState(torch.where(keep, proposal, x), torch.where(accepted, proposal_energy, energy),
-                            torch.where(keep, proposal_score, score))
+        new = LangevinState(
+            torch.where(keep, proposal, x),
+            torch.where(accepted, proposal_energy, energy),
+            torch.where(keep, proposal_score, score),
+        )
         return new, LangevinInfo(accepted)
 
 

@@ -51,8 +51,9 @@ class MetropolisHastings(Kernel):
         with torch.no_grad():
             return MHState(x, model.energy(x))
 
-    def step(self, model: EnergyModel, state: MHState, generator: torch.Generator | None = None,
-             **params) -> tuple[MHState, MHInfo]:
+    def step(
+        self, model: EnergyModel, state: MHState, generator: torch.Generator | None = None, **params
+    ) -> tuple[MHState, MHInfo]:
         step_size = check_positive_float(self._settings(params)["step_size"], "step_size")
         x, energy = state
         chains, n = x.shape
@@ -68,8 +69,7 @@ class MetropolisHastings(Kernel):
             proposal_energy = model.energy(proposal)
             u = torch.rand(chains, dtype=x.dtype, device=x.device, generator=generator)
             accepted = torch.log(u) < energy - proposal_energy
-            new = MHState(torch.where(accepted[:, None], proposal, x),
-                          torch.where(accepted, proposal_energy, energy))
+            new = MHState(torch.where(accepted[:, None], proposal, x), torch.where(accepted, proposal_energy, energy))
         return new, MHInfo(accepted)
 
 
@@ -98,5 +98,6 @@ def metropolis_hastings(
     Returns:
         The ``[chains, n]`` final states (a :class:`Chain` with ``trace``).
     """
-    return run_chain(MetropolisHastings(step_size), model, x, n_steps, generator=generator, trace=trace,
-                     progress=progress)
+    return run_chain(
+        MetropolisHastings(step_size), model, x, n_steps, generator=generator, trace=trace, progress=progress
+    )

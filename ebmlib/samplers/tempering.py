@@ -108,8 +108,9 @@ class ParallelTempering(Kernel):
         self._inner(model)
         return TemperingState(replicas[0], replicas)
 
-    def step(self, model: EnergyModel, state: TemperingState, generator: torch.Generator | None = None,
-             **params) -> tuple[TemperingState, TemperingInfo]:
+    def step(
+        self, model: EnergyModel, state: TemperingState, generator: torch.Generator | None = None, **params
+    ) -> tuple[TemperingState, TemperingInfo]:
         kernel = self._inner(model)
         tempered = [model] + [model.at_temperature(t) for t in self.temperatures[1:]]
         moved = []
