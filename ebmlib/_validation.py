@@ -21,7 +21,11 @@ _CHECKED: dict[int, tuple[weakref.ref, int, bool]] = {}
 def mark_checked(x: torch.Tensor, binary: bool) -> torch.Tensor:
     """Record that ``x`` holds finite values (0/1 if ``binary``), as of its current version."""
     key = id(x)
-    _CHECKED[key] = (weakref.ref(x, lambda _, key=key: _CHECKED.pop(key, None)), x._version, binary)
+
+    def forget(_: object) -> None:
+        _CHECKED.pop(key, None)
+
+    _CHECKED[key] = (weakref.ref(x, forget), x._version, binary)
     return x
 
 
@@ -38,6 +42,7 @@ __all__ = [
     "check_positive_float",
     "check_generator",
     "check_probability",
+    "check_kernel",
 ]
 
 
@@ -83,20 +88,20 @@ def check_batch(
     Returns:
         ``x`` itself, unchanged.
     """
-    check_width(x, name, n_features)
+    x = check_width(x, name, n_features)
     if x.numel() == 0 or _known(x, binary):
         return x
     # Reductions by aminmax are fast and multithreaded; NaN propagates through them.
     if binary:
-        lo, hi = torch.aminmax(x * (x - 1))  # zero exactly at 0 and 1 (NaN and inf give NaN or inf)
-        lo, hi = lo.item(), hi.item()
+        low, high = torch.aminmax(x * (x - 1))  # zero exactly at 0 and 1 (NaN and inf give NaN or inf)
+        lo, hi = low.item(), high.item()
         if not (math.isfinite(lo) and math.isfinite(hi)):
             raise ValueError(f"{name} contains NaN or infinite values")
         if lo != 0 or hi != 0:
             raise ValueError(f"{name} must be binary (every entry 0.0 or 1.0) for a binary model")
     else:
-        lo, hi = torch.aminmax(x)
-        if not (math.isfinite(lo.item()) and math.isfinite(hi.item())):
+        low, high = torch.aminmax(x)
+        if not (math.isfinite(low.item()) and math.isfinite(high.item())):
             raise ValueError(f"{name} contains NaN or infinite values")
     return mark_checked(x, binary)
 
@@ -159,3 +164,12 @@ def check_probability(value: object, name: str, *, open_low: bool = False, open_
         interval = ("(" if open_low else "[") + "0, 1" + (")" if open_high else "]")
         raise ValueError(f"{name} must lie in {interval}, got {value}")
     return float(value)
+
+
+def check_kernel(kernel: object, name: str = "kernel") -> None:
+    """Check that ``kernel`` follows the kernel protocol: ``init(model, x)`` and ``step(model, state, ...)``."""
+    if not (callable(getattr(kernel, "init", None)) and callable(getattr(kernel, "step", None))):
+        raise TypeError(
+            f"{name} must have init(model, x) and step(model, state, *, generator, **params), "
+            f"got {type(kernel).__name__}"
+        )

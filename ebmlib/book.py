@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from . import __version__
+from ._version import __version__
 from .plotting import use_book_style
 from .utils import get_device, make_generator, seed_everything
 
@@ -60,7 +60,7 @@ class Chapter:
             if type(value).__module__.startswith("matplotlib.figure"):
                 import matplotlib.pyplot as plt
 
-                plt.close(value)
+                plt.close(value)  # type: ignore[arg-type]
 
 
 def setup(seed: int, device: str | torch.device = "auto", *, style: bool = True, quiet: bool = False) -> Chapter:

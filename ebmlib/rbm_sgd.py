@@ -1,11 +1,15 @@
-"""CD-k and PCD-k training of an RBM by SGD, with the gradient written out by hand.
+r"""CD-k and PCD-k training of an RBM by SGD, with the gradient written out by hand.
 
 The general route, an objective from :mod:`ebmlib.objectives` inside
 :func:`ebmlib.training.fit`, works for every model and optimizer and pays a little for
 autograd and generality (``benchmarks/rbm_training.py`` measures how little). For the RBM
 the likelihood gradient has a closed form,
 
-    dF(v)/dW = -v^T sigmoid(v W + c),  dF/db = -v,  dF/dc = -sigmoid(v W + c),
+.. math::
+
+    \frac{\partial F(v)}{\partial W} = -v^\top \sigma(v W + c), \quad
+    \frac{\partial F}{\partial b} = -v, \quad
+    \frac{\partial F}{\partial c} = -\sigma(v W + c),
 
 so one update is five matrix products (data to hidden, the chain's hidden -> visible ->
 hidden, and the two outer products) plus the draws, applied in place with SGD. This
@@ -109,12 +113,11 @@ def fit_rbm(
     per_epoch = len(data) // batch_size
     elapsed = 0.0
 
-    def draw(probs: torch.Tensor) -> torch.Tensor:
-        return bernoulli_(probs, generator)
+    def draw(probs: torch.Tensor) -> torch.Tensor:  # in place: the probabilities become the draws
+        return bernoulli_(probs, generator=generator)
 
     if metrics:
         history.record(metrics, model, 0, elapsed)
-    w, b, c = model.weight, model.visible_bias, model.hidden_bias
     chains = torch.zeros(batch_size, model.n_hidden, dtype=data.dtype, device=data.device)
     with torch.no_grad():
         for epoch in progress_range(n_epochs, progress, "fit_rbm"):
@@ -124,11 +127,11 @@ def fit_rbm(
                 rows = data[torch.randperm(len(data), generator=generator, device=data.device)]
             for i in range(per_epoch):
                 v_pos = rows[i * batch_size : (i + 1) * batch_size]
-                h_pos = torch.addmm(c, v_pos, w).sigmoid_()
+                h_pos = model.hidden_logits(v_pos).sigmoid_()
                 h = chains if persistent else draw(h_pos.clone())
                 for step in range(k):
-                    v_neg = draw(torch.addmm(b, h, w.T).sigmoid_())
-                    h_neg = torch.addmm(c, v_neg, w).sigmoid_()
+                    v_neg = model.sample_visible(h, generator=generator)
+                    h_neg = model.hidden_logits(v_neg).sigmoid_()
                     if step < k - 1:
                         h = draw(h_neg)
                 _sgd_update_(model, v_pos, h_pos, v_neg, h_neg, lr)

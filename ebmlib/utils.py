@@ -15,11 +15,12 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import numpy as np
 import torch
 
-from ._random import bernoulli_
+from . import _random
 from ._validation import check_generator, check_positive_int
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "log_mean_exp",
     "bernoulli_",
     "bernoulli_from_logits",
+    "logistic_noise",
     "base_rate_logits",
     "flat_grad",
     "progress_range",
@@ -87,6 +89,18 @@ def _factory_device(device, generator: torch.Generator | None):
     return generator.device if generator is not None else None
 
 
+def _device_of(module: torch.nn.Module) -> torch.device:
+    """The device of a module's first parameter (CPU for a module without parameters)."""
+    p = next(iter(module.parameters()), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+def _dtype_of(module: torch.nn.Module) -> torch.dtype:
+    """The dtype of a module's first parameter (the default dtype for a module without parameters)."""
+    p = next(iter(module.parameters()), None)
+    return p.dtype if p is not None else torch.get_default_dtype()
+
+
 def get_device(device: str | torch.device = "auto") -> torch.device:
     """Resolve a device name: ``"auto"`` picks CUDA when it is available, else CPU.
 
@@ -134,6 +148,7 @@ def _distribution_device(distribution: torch.distributions.Distribution) -> torc
 def draw(
     source: object,
     sample_shape: int | Sequence[int] | torch.Size = (),
+    *,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """``source.sample(sample_shape)`` with a generator, for any source of samples.
@@ -155,7 +170,7 @@ def draw(
         raise TypeError(f"{type(source).__name__} has no sample method")
     shape = _shape(sample_shape)
     if not isinstance(source, torch.distributions.Distribution):
-        return source.sample(shape, generator=generator)
+        return cast(Any, source).sample(shape, generator=generator)
     if generator is None:
         return source.sample(shape)
     device = _distribution_device(source)
@@ -172,7 +187,7 @@ def draw(
 
 
 def log_mean_exp(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """``log(mean(exp(x)))`` along ``dim``, computed stably with logsumexp.
+    r""":math:`\log(\operatorname{mean}(\exp(x)))` along ``dim``, computed stably with logsumexp.
 
     Args:
         x: any floating tensor.
@@ -189,9 +204,37 @@ def log_mean_exp(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     return torch.logsumexp(x, dim=dim) - math.log(n)
 
 
-def bernoulli_from_logits(logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """0/1 draws with ``P(1) = sigmoid(logits)``: a new tensor, same shape, dtype and device."""
-    return bernoulli_(torch.sigmoid(logits.detach()), generator)
+def bernoulli_(probs: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Replace each probability in ``probs`` by a 0/1 draw with that probability, in place.
+
+    Args:
+        probs: a floating tensor of probabilities in ``[0, 1]`` (overwritten).
+        generator: a ``torch.Generator`` on ``probs``' device; ``None`` uses the global one.
+
+    Returns:
+        ``probs``, now holding 0.0 and 1.0.
+    """
+    return _random.bernoulli_(probs, generator=generator)
+
+
+def bernoulli_from_logits(logits: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""0/1 draws with :math:`P(1) = \sigma(\text{logits})`: a new tensor, same shape, dtype and device."""
+    return _random.bernoulli_(torch.sigmoid(logits.detach()), generator=generator)
+
+
+def logistic_noise(like: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""Standard logistic noise :math:`g = \log u - \log(1 - u)`, :math:`u \sim U(0, 1)`, shaped like ``like``.
+
+    A binary unit with log-odds :math:`f` is on with probability :math:`\sigma(f)` exactly
+    when :math:`f > g`: drawing the noise of a whole sweep up front is how the Gibbs sweeps of
+    :mod:`ebmlib.models` turn their conditionals into comparisons.
+
+    Args:
+        like: the draws take its shape, dtype and device.
+        generator: a ``torch.Generator`` on ``like``'s device.
+    """
+    u = torch.rand(like.shape, dtype=like.dtype, device=like.device, generator=generator)
+    return torch.logit(u)
 
 
 def base_rate_logits(data: torch.Tensor, smoothing: float = 0.05) -> torch.Tensor:
@@ -231,7 +274,6 @@ def progress_range(n: int, enabled: bool, desc: str = ""):
         return range(n)
     try:
         import ipywidgets  # noqa: F401
-
         from tqdm.auto import tqdm
     except ImportError:
         from tqdm import tqdm

@@ -76,6 +76,37 @@ def test_a_failing_method_is_recorded_not_chosen(problem):
     assert math.isfinite(result.of("ML")[0].score)
 
 
+def test_compare_catches_divergence_only(problem):
+    """An error that is not divergence (out of memory, a device error, a bug) is not a bad learning
+    rate: it propagates. An error raised once the parameters are NaN is a symptom of divergence."""
+    train, make_model, valid_ll = problem
+
+    def out_of_memory(g):
+        def loss(m, x):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return loss
+
+    def bug(g):
+        def loss(m, x):
+            raise KeyError("a bug in the objective")
+        return loss
+
+    def diverges_then_raises(g):
+        def loss(m, x):
+            if not bool(torch.isfinite(m.weight).all()):
+                raise ValueError("chains contains NaN or infinite values")  # what a sampler says
+            return objectives.exact_nll(m, x) + 1e30 * m.weight.sum() ** 2  # a step that overflows
+        return loss
+
+    for factory, error in [(out_of_memory, torch.OutOfMemoryError), (bug, KeyError)]:
+        with pytest.raises(error):
+            training.compare({"broken": factory}, make_model, train, n_steps=3, lr=0.1)
+    result = training.compare({"NaN, then an error": diverges_then_raises}, make_model, train, n_steps=5, lr=0.1,
+                              select=valid_ll)
+    run = result.of("NaN, then an error")[0]
+    assert run.score == -math.inf and "not finite" in run.error and "ValueError" in run.error
+
+
 def test_time_budget_and_bad_arguments(problem):
     train, make_model, valid_ll = problem
     result = training.compare(METHODS, make_model, train, n_steps=10_000, lr=0.1, time_budget=0.05)

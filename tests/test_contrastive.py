@@ -40,8 +40,8 @@ def test_pcd_chains_at_equilibrium_give_the_exact_gradient(problem):
     target = flat(model, objectives.exact_nll(model, x))
     gen = g(4)
     chains = exact.sample(model, 40_000, generator=gen)
-    loss, new_chains = objectives.pcd(model, x, chains, k=5, generator=gen)
-    assert new_chains.shape == chains.shape and not torch.equal(new_chains, chains)
+    loss, state = objectives.pcd(model, x, objectives.PCDState(chains), k=5, generator=gen)
+    assert state.chains.shape == chains.shape and not torch.equal(state.chains, chains)
     assert (flat(model, loss) - target).abs().max().item() < 0.03
 
 
@@ -117,11 +117,36 @@ def test_checkpoint_round_trip_is_bit_for_bit(tmp_path, loss_kind):
     assert not torch.equal(straight_loss.replicas, run(None, 1, loss_kind)[1].replicas)
 
 
+RAN = []
+
+
+def _mark():
+    RAN.append("code from the checkpoint ran")
+
+
+class _Payload:
+    """Unpickling this runs _mark: what a crafted checkpoint does with torch.load(weights_only=False)."""
+
+    def __reduce__(self):
+        return (_mark, ())
+
+
+def test_a_checkpoint_holding_an_object_is_refused_and_runs_nothing(tmp_path):
+    path = tmp_path / "crafted.pt"
+    torch.save({"step": 1, "model": _Payload()}, path)
+    with pytest.raises(ValueError, match="not loaded"):
+        run(path, 3, "pcd")
+    assert RAN == []
+    # what fit writes itself holds nothing else: it loads with weights_only=True
+    run(tmp_path / "fine.pt", 3, "pcd")
+    assert set(torch.load(tmp_path / "fine.pt", weights_only=True)) >= {"model", "optimizer", "loss_fn", "rng"}
+
+
 @pytest.mark.parametrize(
     "call, message",
     [
         (lambda m, x: objectives.cd(m, x, k=0), "k must be >= 1"),
-        (lambda m, x: objectives.pcd(m, x, torch.zeros(5, 7), k=1), "chains must have 8 columns"),
+        (lambda m, x: objectives.pcd(m, x, objectives.PCDState(torch.zeros(5, 7)), k=1), "chains must have 8 columns"),
         (lambda m, x: objectives.PersistentCD(torch.zeros(5, 8), k=1, temperatures=[2.0, 3.0]),
          "temperatures must start at 1.0"),
         (lambda m, x: objectives.PersistentCD(torch.zeros(5, 8), temperatures=[1.0, 0.5]), "strictly increasing"),
@@ -175,17 +200,17 @@ def test_centering_with_zero_offsets_is_the_plain_gradient_and_otherwise_its_kno
     model, x = model.double(), x.double()
     negatives = random_start(8, g(31), 50).double()
     plain = flat(model, objectives.contrastive_loss(model, x, negatives))
-    zero = objectives.Centering()
-    zero.mu, zero.lam = torch.zeros(8, dtype=torch.float64), torch.zeros(4, dtype=torch.float64)
-    torch.testing.assert_close(flat(model, zero.surrogate(model, x).mean() - zero.surrogate(model, negatives).mean()),
-                               plain)
     centering = objectives.Centering()
-    centering.mu = torch.rand(8, generator=g(32), dtype=torch.float64)
-    centering.lam = torch.rand(4, generator=g(33), dtype=torch.float64)
-    got = flat(model, centering.surrogate(model, x).mean() - centering.surrogate(model, negatives).mean())
+    zero = objectives.Offsets(torch.zeros(8, dtype=torch.float64), torch.zeros(4, dtype=torch.float64))
+    torch.testing.assert_close(flat(model, centering.loss(model, x, negatives, zero)), plain)
+    offsets = objectives.Offsets(torch.rand(8, generator=g(32), dtype=torch.float64),
+                                 torch.rand(4, generator=g(33), dtype=torch.float64))
+    got = flat(model, centering.loss(model, x, negatives, offsets))
+    # the same through cd with fixed offsets (negatives from the sampler this time)
+    assert flat(model, objectives.cd(model, x, 1, offsets=offsets, generator=g(34))).shape == got.shape
     # the centered step in (W, b', c'), mapped back to (W, b, c): dW_c = dW - mu dc^T - db lam^T, ...
     gw, gb, gc = plain[:32].reshape(8, 4), plain[32:40], plain[40:]
-    mu, lam = centering.mu.double(), centering.lam.double()
+    mu, lam = offsets.visible, offsets.hidden
     w_c = gw - torch.outer(mu, gc) - torch.outer(gb, lam)
     expected = torch.cat([w_c.reshape(-1), gb - w_c @ lam, gc - w_c.T @ mu])
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)

@@ -87,10 +87,10 @@ def test_make_generator_gives_named_independent_streams():
 def test_draw_gives_torch_distributions_a_generator_and_leaves_the_global_state():
     normal = torch.distributions.Normal(torch.zeros(3), torch.ones(3))
     state = torch.get_rng_state()
-    a = utils.draw(normal, (4,), torch.Generator().manual_seed(5))
-    b = utils.draw(normal, 4, torch.Generator().manual_seed(5))
+    a = utils.draw(normal, (4,), generator=torch.Generator().manual_seed(5))
+    b = utils.draw(normal, 4, generator=torch.Generator().manual_seed(5))
     assert a.shape == (4, 3) and torch.equal(a, b)
-    assert not torch.equal(a, utils.draw(normal, 4, torch.Generator().manual_seed(6)))
+    assert not torch.equal(a, utils.draw(normal, 4, generator=torch.Generator().manual_seed(6)))
     assert torch.equal(torch.get_rng_state(), state)
 
 
@@ -99,14 +99,14 @@ def test_bernoulli_draws_have_their_probabilities_and_no_pair_correlation(dtype)
     """The compiled generator draws two float32 uniforms from one 64-bit number: each
     column's frequency and the correlation of neighbouring entries are checked."""
     logits = torch.tensor([-2.0, 0.0, 3.0, 0.5], dtype=dtype).repeat(50_001, 1)
-    draws = utils.bernoulli_from_logits(logits, torch.Generator().manual_seed(0)).double()
+    draws = utils.bernoulli_from_logits(logits, generator=torch.Generator().manual_seed(0)).double()
     assert draws.dtype == torch.float64 and set(draws.unique().tolist()) <= {0.0, 1.0}
     p = torch.sigmoid(logits[0].double())
     assert bool(((draws.mean(0) - p).abs() <= 5 * torch.sqrt(p * (1 - p) / len(draws))).all())
     for i, j in [(0, 1), (2, 3), (1, 2)]:  # the first two pairs share a 64-bit draw
         cov = ((draws[:, i] - p[i]) * (draws[:, j] - p[j])).mean().item()
         assert abs(cov) < 5 * math.sqrt(p[i] * (1 - p[i]) * p[j] * (1 - p[j]) / len(draws))
-    again = utils.bernoulli_from_logits(logits, torch.Generator().manual_seed(0)).double()
+    again = utils.bernoulli_from_logits(logits, generator=torch.Generator().manual_seed(0)).double()
     assert torch.equal(draws, again)
 
 

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from ebmlib import data, estimators, exact, samplers, utils
+from ebmlib import data, distributions, estimators, exact, samplers, utils
 from ebmlib.models import RBM, BoltzmannMachine, GaussianEnergy, LearnedNormalizer
 
 
@@ -23,7 +23,7 @@ def test_bridge_sampling_weights_each_side_by_its_own_sample_size():
     Pairing each s_i with the other density (s0 f1 + s1 r f0) fails both limits by nats, and an
     equal split (the usual n0 = n1) cannot tell the two apart."""
     model = BoltzmannMachine.random(10, weight_std=0.6, generator=g(13))
-    base = estimators.Bernoulli(utils.base_rate_logits(exact.sample(model, 5000, generator=g(14))))
+    base = distributions.IndependentBernoulli(utils.base_rate_logits(exact.sample(model, 5000, generator=g(14))))
     log_f1 = lambda x: -model.energy(x)  # noqa: E731
     many0, few0 = base.sample(20000, generator=g(17)), base.sample(3, generator=g(19))
     many1, few1 = exact.sample(model, 20000, generator=g(15)), exact.sample(model, 3, generator=g(20))
@@ -177,7 +177,7 @@ def test_log_z_tracker_follows_pcd_training():
     def follow(step, m):
         tracker.update(m)
         if step % 50 == 0:
-            checks.append(abs(tracker.log_z - exact.log_partition(m).item()))
+            checks.append(abs(float(tracker.log_z) - exact.log_partition(m).item()))
 
     training.fit(model, loss, x, n_steps=300, batch_size=100, lr=0.1, callback=follow, generator=g(16))
     assert max(checks) < 0.3
@@ -200,13 +200,14 @@ def test_log_z_tracker_weights_resampling_and_chain_assignment():
             a.mul_(0.7).add_(0.3 * b)  # a small step
     expected = start + torch.logsumexp(
         (tracker._old.energy(chains) - model.energy(chains)).double(), 0).item() - math.log(400)
-    assert tracker.update(model) == pytest.approx(expected, abs=1e-9)
-    assert abs(tracker.log_z - exact.log_partition(model).item()) < 0.05
+    assert float(tracker.update(model)) == pytest.approx(expected, abs=1e-9)
+    assert tracker.log_z.dim() == 0 and tracker.log_z.dtype == torch.float64  # the type of Estimate.log_z
+    assert abs(float(tracker.log_z) - exact.log_partition(model).item()) < 0.05
     assert tracker.ess < 400  # unequal weights, kept (never resampled)
     # assigning chains keeps the estimate and gives the new chains equal weights
-    before = tracker.log_z
+    before = float(tracker.log_z)
     tracker.chains = exact.sample(model, 50, generator=g(24))
-    assert tracker.log_z == pytest.approx(before) and tracker.ess == pytest.approx(50)
+    assert float(tracker.log_z) == pytest.approx(before) and tracker.ess == pytest.approx(50)
 
 
 def test_piecewise_schedule_is_a_valid_schedule():
@@ -219,7 +220,7 @@ def test_piecewise_schedule_is_a_valid_schedule():
 def test_bridge_sampling_between_a_base_and_a_model():
     model = BoltzmannMachine.random(10, weight_std=0.6, generator=g(13))
     truth = exact.log_partition(model).item()
-    base = estimators.Bernoulli(utils.base_rate_logits(exact.sample(model, 5000, generator=g(14))))
+    base = distributions.IndependentBernoulli(utils.base_rate_logits(exact.sample(model, 5000, generator=g(14))))
     x0 = base.sample(3000, generator=g(17))
     x1 = exact.sample(model, 3000, generator=g(15))
     estimate = estimators.bridge_sampling(base.log_prob, lambda x: -model.energy(x), x0, x1)
@@ -236,7 +237,7 @@ def test_bridge_sampling_weights_each_side_by_its_own_sample_size():
     Pairing each s_i with the other density (s0 f1 + s1 r f0) fails both limits by nats, and an
     equal split (the usual n0 = n1) cannot tell the two apart."""
     model = BoltzmannMachine.random(10, weight_std=0.6, generator=g(13))
-    base = estimators.Bernoulli(utils.base_rate_logits(exact.sample(model, 5000, generator=g(14))))
+    base = distributions.IndependentBernoulli(utils.base_rate_logits(exact.sample(model, 5000, generator=g(14))))
     log_f1 = lambda x: -model.energy(x)  # noqa: E731
     many0, few0 = base.sample(20000, generator=g(17)), base.sample(3, generator=g(19))
     many1, few1 = exact.sample(model, 20000, generator=g(15)), exact.sample(model, 3, generator=g(20))
@@ -278,9 +279,9 @@ def test_linked_importance_sampling_spends_k_minus_one_transitions_per_level():
     class Counting(samplers.Gibbs):
         moves = 0
 
-        def step(self, model, state, generator=None, **params):
+        def step(self, model, state, *, generator=None, **params):
             Counting.moves += len(state.x)
-            return super().step(model, state, generator, **params)
+            return super().step(model, state, generator=generator, **params)
 
         def reversed(self):
             return self
@@ -296,7 +297,7 @@ def test_reverse_scan_is_the_time_reversal_of_the_scan():
     _, p = exact.distribution(model)
     reversal = forward.T * p[None, :] / p[:, None]  # T_rev(x, y) = T(y, x) p(y) / p(x)
     start = exact.binary_states(4)[6].expand(40_000, -1).clone()
-    moved = samplers.run_chain(samplers.Gibbs().reversed(), model, start, 1, generator=g(19))
+    moved = samplers.run_chain(samplers.Gibbs().reversed(), model, start, 1, generator=g(19)).x
     freq = torch.bincount((moved * 2 ** torch.arange(4)).sum(1).long(), minlength=16).double() / 40_000
     row = reversal[6]
     assert bool(((freq - row).abs() <= 5 * torch.sqrt(row * (1 - row) / 40_000) + 1e-12).all())
@@ -315,3 +316,49 @@ def test_ais_schedule_check_on_a_gaussian_with_known_log_z():
     assert not short.converged and float(short.estimates[2].log_z) < truth - 10
     with pytest.raises(ValueError, match="lengths"):
         estimators.ais_schedule_check(target, 10, (100, 50))
+
+
+def test_independent_bernoulli_is_a_normalized_distribution_over_vectors():
+    logits = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
+    q = distributions.IndependentBernoulli(logits)
+    states = exact.binary_states(3)
+    assert float(q.log_prob(states).exp().sum()) == pytest.approx(1.0, abs=1e-12)
+    assert float(q.log_partition) == pytest.approx(float(torch.nn.functional.softplus(logits).sum()))
+    draws = q.sample((200, 50), generator=g(50))
+    assert draws.shape == (200, 50, 3) and q.event_shape == (3,)
+    freq = draws.reshape(-1, 3).double().mean(0)
+    assert bool(((freq - q.probs).abs() < 5 * torch.sqrt(q.probs * (1 - q.probs) / 10_000)).all())
+    assert torch.equal(q.sample(4, generator=g(51)), q.sample((4,), generator=g(51)))
+    with pytest.raises(ValueError, match="logits must be a finite 1-d floating tensor"):
+        distributions.IndependentBernoulli(torch.zeros(2, 2))
+
+
+def test_annealing_path_dispatches_on_the_model_type_and_takes_registrations():
+    bm, rbm, gauss = BoltzmannMachine.random(6, generator=g(40)), RBM.random(6, 3, generator=g(41)), GaussianEnergy(2)
+
+    def path_of(model, base=None):
+        return estimators.annealing_path(model, estimators.resolve_base(model, base))
+
+    assert type(path_of(bm)) is estimators.BoltzmannPath and type(path_of(rbm)) is estimators.RBMPath
+    assert type(path_of(gauss)) is estimators.GeometricPath
+    shifted = path_of(LearnedNormalizer(rbm, c=0.5))
+    assert type(shifted) is estimators.ShiftedPath and type(shifted.path) is estimators.RBMPath
+    normal = torch.distributions.Independent(torch.distributions.Normal(torch.zeros(6), torch.ones(6)), 1)
+    assert type(estimators.annealing_path(bm, normal)) is estimators.GeometricPath  # not a Bernoulli base
+
+    class MyBoltzmann(BoltzmannMachine):
+        """A model type of one's own, which registers its own path."""
+
+    class CountedPath(estimators.BoltzmannPath):
+        moves = 0
+
+        def move(self, x, beta, kernel, *, generator=None):
+            CountedPath.moves += 1
+            return super().move(x, beta, kernel, generator=generator)
+
+    mine = MyBoltzmann(6, init_std=0.0)
+    mine.load_state_dict(bm.state_dict())
+    assert type(path_of(mine)) is estimators.BoltzmannPath  # inherited registration, until it registers
+    estimators.annealing_path.register(MyBoltzmann, lambda model, base: CountedPath(model, base))
+    estimate = estimators.ais(mine, 200, 50, generator=g(42))
+    assert CountedPath.moves == 48 and within(estimate, exact.log_partition(bm).item())

@@ -93,6 +93,20 @@ def test_langevin_ml_energy_penalty_and_divergence_check():
         objectives.LangevinML(1, 0.01, start="noise", generator=g(17))(model, x)
 
 
+def test_langevin_ml_wrapper_only_stores_the_state_of_its_functional_core():
+    """loss, state = langevin_ml(model, x, state, ...): the wrapper's losses and state are the core's."""
+    model = MLPEnergy(2, (8,), generator=g(19))
+    x = torch.randn(40, 2, generator=g(20))
+    settings = dict(n_steps=3, step_size=0.01, start="buffer", buffer_size=100, reinit=0.1)
+    wrapper = objectives.LangevinML(3, 0.01, start="buffer", buffer_size=100, reinit=0.1, generator=g(21))
+    state, gen = None, g(21)
+    for _ in range(3):
+        loss, state = objectives.langevin_ml(model, x, state, generator=gen, **settings)
+        torch.testing.assert_close(wrapper(model, x), loss)
+    assert isinstance(state, objectives.LangevinMLState) and state.update == 3 == wrapper.update
+    assert torch.equal(state.chains, wrapper.chains) and torch.equal(state.negatives, wrapper.negatives)
+
+
 def test_langevin_ml_bad_arguments_are_refused_clearly():
     with pytest.raises(ValueError, match="step_size"):
         objectives.LangevinML(10, -0.1)

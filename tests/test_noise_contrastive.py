@@ -153,7 +153,7 @@ def test_nce_learns_c_equal_to_minus_log_z():
     true = GaussianEnergy(2, torch.tensor([1.0, -0.5]), torch.tensor([[2.0, 0.6], [0.6, 1.0]])).double()
     x = true.sample(20000, generator=g).double()
     noise = D.MultivariateNormal(x.mean(0), torch.cov(x.T))
-    y = utils.draw(noise, 20000, g)
+    y = utils.draw(noise, 20000, generator=g)
     model = LearnedNormalizer(GaussianEnergy(2)).double()
     training.minimize(model, lambda m, b: objectives.nce(m, b, noise, 1, noise_samples=y), x)
     log_z = exact.log_partition(true).item()
@@ -209,20 +209,25 @@ def test_importance_sampled_nll_approaches_the_exact_nll_as_k_grows(gen):
 
 
 def output_layer(v=50, d=8, n=30, seed=0):
+    """A bigram language model with random output weights, a batch of (previous, next) word rows
+    and a noise distribution over the vocabulary."""
     g = torch.Generator().manual_seed(seed)
-    weight = torch.randn(v, d, generator=g, dtype=torch.float64, requires_grad=True)
-    bias = torch.randn(v, generator=g, dtype=torch.float64, requires_grad=True)
-    hidden = torch.randn(n, d, generator=g, dtype=torch.float64)
-    target = torch.randint(v, (n,), generator=g)
+    lm = NeuralLM(v, context_size=1, embed_dim=4, hidden_dim=d, generator=g).double()
+    with torch.no_grad():
+        lm.output.weight.normal_(generator=g)
+        lm.output.bias.normal_(generator=g)
+    batch = torch.randint(v, (n, 2), generator=g)
     probs = torch.rand(v, generator=g, dtype=torch.float64) + 0.2
-    return weight, bias, hidden, target, probs / probs.sum()
+    return lm, batch, probs / probs.sum()
 
 
 def test_sampled_losses_equal_brute_force():
-    weight, bias, hidden, target, q = output_layer()
+    lm, batch, q = output_layer()
+    target = batch[:, 1]
     k = 7
     ids = torch.multinomial(q, k, replacement=True, generator=torch.Generator().manual_seed(3))
-    scores = (hidden @ weight.T + bias).detach().numpy()
+    with torch.no_grad():
+        scores = (lm.features(batch[:, :1]) @ lm.output.weight.T + lm.output.bias).numpy()
     s_t = scores[np.arange(len(target)), target.numpy()]
     s_n = scores[:, ids.numpy()]
     qn = q.numpy()
@@ -231,7 +236,7 @@ def test_sampled_losses_equal_brute_force():
         return np.log1p(np.exp(t))
 
     def call(fn, **kw):
-        return fn(weight, bias, hidden, target, q, k, generator=torch.Generator().manual_seed(3), **kw).item()
+        return fn(lm, batch, q, k, generator=torch.Generator().manual_seed(3), **kw).item()
 
     g_t, g_n = s_t - np.log(k * qn[target]), s_n - np.log(k * qn[ids])
     brute_nce = softplus(-g_t).mean() + softplus(g_n).sum(1).mean()
@@ -246,27 +251,28 @@ def test_sampled_losses_equal_brute_force():
     assert call(objectives.sampled_softmax) == pytest.approx(brute_ss, rel=1e-10)
     full = scores.max(1) + np.log(np.exp(scores - scores.max(1)[:, None]).sum(1))
     brute_full = (full - s_t).mean()
-    assert objectives.softmax_nll(weight, bias, hidden, target).item() == pytest.approx(brute_full, rel=1e-10)
-    with_penalty = objectives.softmax_nll(weight, bias, hidden, target, self_normalization=0.3).item()
+    assert objectives.softmax_nll(lm, batch).item() == pytest.approx(brute_full, rel=1e-10)
+    assert objectives.softmax_nll(lm, batch).item() == pytest.approx(-lm.log_prob(batch[:, :1], target).mean().item())
+    with_penalty = objectives.softmax_nll(lm, batch, self_normalization=0.3).item()
     assert with_penalty == pytest.approx(brute_full + 0.3 * (full**2).mean(), rel=1e-10)
 
 
 def test_sampled_softmax_gradient_approaches_the_full_softmax_gradient():
-    weight, bias, hidden, target, q = output_layer()
-    full = torch.autograd.grad(objectives.softmax_nll(weight, bias, hidden, target), [weight, bias])
+    lm, batch, q = output_layer()
+    layer = [lm.output.weight, lm.output.bias]
+    full = torch.autograd.grad(objectives.softmax_nll(lm, batch), layer)
     g = torch.Generator().manual_seed(0)
-    few = torch.autograd.grad(objectives.sampled_softmax(weight, bias, hidden, target, q, 5, generator=g),
-                              [weight, bias])
-    many = torch.autograd.grad(objectives.sampled_softmax(weight, bias, hidden, target, q, 200_000, generator=g),
-                               [weight, bias])
+    few = torch.autograd.grad(objectives.sampled_softmax(lm, batch, q, 5, generator=g), layer)
+    many = torch.autograd.grad(objectives.sampled_softmax(lm, batch, q, 200_000, generator=g), layer)
     err_many = max(float((a - b).abs().max()) for a, b in zip(many, full))
     err_few = max(float((a - b).abs().max()) for a, b in zip(few, full))
     assert err_many < 0.01 < err_few
 
 
 def test_normalization_penalty_is_zero_exactly_when_normalized():
-    weight, bias, hidden, target, _ = output_layer()
-    scores = hidden @ weight.T + bias
+    lm, batch, _ = output_layer()
+    with torch.no_grad():
+        scores = lm.scores(batch[:, :1])
     normalized = torch.log_softmax(scores, -1)
     assert objectives.normalization_penalty(torch.logsumexp(normalized, -1), 2.0).item() < 1e-24
     assert objectives.normalization_penalty(torch.logsumexp(scores, -1), 2.0).item() > 0.1
@@ -280,19 +286,34 @@ def test_normalization_penalty_is_zero_exactly_when_normalized():
 
 
 def test_output_layer_input_errors():
-    weight, bias, hidden, target, q = output_layer()
+    lm, batch, q = output_layer()
     with pytest.raises(ValueError, match="target"):
-        objectives.softmax_nll(weight, bias, hidden, target.float().long()[:-1])
-    with pytest.raises(ValueError, match="target"):
-        objectives.softmax_nll(weight, bias, hidden, target + 100)
-    with pytest.raises(ValueError, match="hidden"):
-        objectives.softmax_nll(weight, bias, hidden[:, :3], target)
+        objectives.softmax_nll(lm, torch.stack([batch[:, 0], batch[:, 1] + 100], 1))
+    with pytest.raises(ValueError, match="context"):
+        objectives.softmax_nll(lm, batch + 100)
+    with pytest.raises(ValueError, match=r"batch must be a long tensor of word ids, \[batch, 2\]"):
+        objectives.softmax_nll(lm, batch[:, :1])
+    with pytest.raises(ValueError, match="batch"):
+        objectives.softmax_nll(lm, batch.double())
+    with pytest.raises(TypeError, match="language model"):
+        objectives.softmax_nll(GaussianEnergy(2), batch)
     with pytest.raises(ValueError, match="noise_probs"):
-        objectives.sampled_nce(weight, bias, hidden, target, q * 2, 3)
+        objectives.sampled_nce(lm, batch, q * 2, 3)
     with pytest.raises(ValueError, match="noise_probs"):
-        objectives.sampled_nce(weight, bias, hidden, target, q[:-1], 3)
+        objectives.sampled_nce(lm, batch, q[:-1], 3)
     with pytest.raises(ValueError, match="self_normalization"):
-        objectives.softmax_nll(weight, bias, hidden, target, self_normalization=-1.0)
+        objectives.softmax_nll(lm, batch, self_normalization=-1.0)
+
+
+def test_output_layer_objectives_have_the_one_shape_and_train_with_fit():
+    """objective(lm, batch, ...) -> loss: a lambda binds the settings and fit trains with it."""
+    lm, batch, q = output_layer(v=20, n=200)
+    g = torch.Generator().manual_seed(4)
+    before = objectives.softmax_nll(lm, batch).item()
+    history = training.fit(lm, lambda m, b: objectives.sampled_softmax(m, b, q, 10, generator=g), batch,
+                           n_steps=60, batch_size=50, optimizer=torch.optim.Adam(lm.parameters(), lr=0.05),
+                           generator=torch.Generator().manual_seed(5))
+    assert len(history.loss) == 60 and objectives.softmax_nll(lm, batch).item() < before - 0.5
 
 
 def test_coupling_flow_is_a_normalized_invertible_density():
@@ -337,6 +358,15 @@ def test_flow_contrastive_and_adversarial_steps_move_only_their_own_side():
         assert all(p.grad is None for p in model.parameters())
         assert set(objective.state_dict()) == {"flow", "optimizer"}
         assert not model.model.mean.requires_grad and model.c.requires_grad
+        # the wrapper is the pure losses composed: with no flow steps, the model's loss itself
+        fixed = objectives.FlowContrastive(flow, opt, k=2, flow_steps=0, generator=torch.Generator().manual_seed(1))
+        pure = objectives.flow_contrastive(model, x, flow, 2, generator=torch.Generator().manual_seed(1))
+        torch.testing.assert_close(fixed(model, x), pure)
+        flow_loss = objectives.flow_contrastive_flow_loss(model, x, flow, 2, generator=torch.Generator())
+        sampler_loss = objectives.adversarial_sampler_loss(model, flow, 16, generator=torch.Generator())
+        for loss in (flow_loss, sampler_loss):  # each player's loss reaches only that player
+            grads = torch.autograd.grad(loss, [*flow.parameters(), model.c], allow_unused=True)
+            assert grads[-1] is None and any(g is not None for g in grads[:-1])
     normal = D.MultivariateNormal(torch.zeros(2), torch.eye(2))
     with pytest.raises(TypeError, match="flow"):
         objectives.FlowContrastive(normal, torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1))
@@ -375,23 +405,6 @@ def test_neural_lm_log_prob_is_the_full_softmax():
         lm.scores(context.float())
     with pytest.raises(ValueError, match="target"):
         lm.log_prob(context, target + 40)
-
-
-def test_next_word_loss_applies_the_objective_to_the_lm_features():
-    lm = NeuralLM(40, context_size=2, embed_dim=4, hidden_dim=6,
-                  generator=torch.Generator().manual_seed(0)).double()
-    batch = torch.randint(40, (9, 3), generator=torch.Generator().manual_seed(1))
-    loss = objectives.next_word_loss(objectives.softmax_nll)
-    expected = -lm.log_prob(batch[:, :2], batch[:, 2]).mean()
-    torch.testing.assert_close(loss(lm, batch), expected)
-    unigram = torch.full((40,), 1 / 40, dtype=torch.float64)
-    sampled = objectives.next_word_loss(objectives.sampled_nce, unigram, 5,
-                                        generator=torch.Generator().manual_seed(2))
-    direct = objectives.sampled_nce(lm.output.weight, lm.output.bias, lm.features(batch[:, :2]),
-                                    batch[:, 2], unigram, 5, generator=torch.Generator().manual_seed(2))
-    torch.testing.assert_close(sampled(lm, batch), direct)
-    with pytest.raises(TypeError, match="objective"):
-        objectives.next_word_loss("softmax")
 
 
 def test_minimize_converges_and_refuses_nan():

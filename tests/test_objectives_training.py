@@ -40,18 +40,18 @@ def test_contrastive_loss_with_exact_samples_is_unbiased(setup):
     assert (draws[0] - target).abs().max() > 5 * se.max()
 
 
-def test_naive_mcmc_with_long_burn_in_approaches_exact_gradient(setup):
+def test_naive_mcmc_with_a_long_burn_in_approaches_exact_gradient(setup):
     model, x = setup
     target = grads(model, objectives.exact_nll(model, x))
     gen = torch.Generator().manual_seed(6)
-    g_long = grads(model, objectives.naive_mcmc(model, x, burn_in=50, n_chains=50_000, generator=gen))
+    g_long = grads(model, objectives.naive_mcmc(model, x, n_steps=50, n_chains=50_000, generator=gen))
     assert (g_long - target).abs().max() < 0.05
 
 
-def test_naive_mcmc_rejects_bad_burn_in(setup):
+def test_naive_mcmc_rejects_a_bad_n_steps(setup):
     model, x = setup
-    with pytest.raises(ValueError, match="burn_in must be >= 1"):
-        objectives.naive_mcmc(model, x, burn_in=0)
+    with pytest.raises(ValueError, match="n_steps must be >= 1"):
+        objectives.naive_mcmc(model, x, n_steps=0)
     with pytest.raises(ValueError, match="negatives must have 8 columns"):
         objectives.contrastive_loss(model, x, torch.zeros(3, 7))
 

@@ -34,7 +34,7 @@ def random_start(n, gen, chains=N_CHAINS):
 @pytest.mark.parametrize("backend", ["numba", "torch"])
 def test_gibbs_bm_samples_exact_distribution(backend, gen):
     model = BoltzmannMachine.random(6, weight_std=0.7, generator=torch.Generator().manual_seed(0))
-    draws = samplers.gibbs(model, random_start(6, gen), 30, generator=gen, backend=backend)
+    draws = samplers.gibbs(model, random_start(6, gen), 30, generator=gen, backend=backend).x
     assert draws.shape == (N_CHAINS, 6) and draws.dtype == torch.float32
     assert_matches_distribution(model, draws)
 
@@ -42,8 +42,8 @@ def test_gibbs_bm_samples_exact_distribution(backend, gen):
 def test_gibbs_backends_agree_on_the_same_noise():
     model = BoltzmannMachine.random(40, weight_std=0.3, generator=torch.Generator().manual_seed(1)).double()
     x = random_start(40, torch.Generator().manual_seed(2), chains=64).double()
-    a = samplers.gibbs(model, x, 5, generator=torch.Generator().manual_seed(3), backend="numba")
-    b = samplers.gibbs(model, x, 5, generator=torch.Generator().manual_seed(3), backend="torch")
+    a = samplers.gibbs(model, x, 5, generator=torch.Generator().manual_seed(3), backend="numba").x
+    b = samplers.gibbs(model, x, 5, generator=torch.Generator().manual_seed(3), backend="torch").x
     assert torch.equal(a, b)
 
 
@@ -55,13 +55,13 @@ def test_gibbs_systematic_scan_sees_updated_units():
         model.weight.copy_(torch.tensor([[0.0, 30.0], [30.0, 0.0]]))
         model.bias.fill_(-15.0)
     x = torch.tensor([[1.0, 0.0]]).repeat(100, 1)
-    y = samplers.gibbs(model, x, 1, generator=torch.Generator().manual_seed(0))
+    y = samplers.gibbs(model, x, 1, generator=torch.Generator().manual_seed(0)).x
     assert bool((y[:, 0] == y[:, 1]).all())
 
 
 def test_gibbs_rbm_samples_exact_distribution(gen):
     model = RBM.random(6, 4, weight_std=0.8, generator=torch.Generator().manual_seed(4))
-    draws = samplers.gibbs(model, random_start(6, gen), 40, generator=gen)
+    draws = samplers.gibbs(model, random_start(6, gen), 40, generator=gen).x
     assert_matches_distribution(model, draws)
 
 
@@ -82,7 +82,7 @@ class CubicBinary(EnergyModel):
 @pytest.mark.parametrize("order", ["forward", "reverse"])
 def test_gibbs_generic_binary_model(order, gen):
     model = CubicBinary()
-    draws = samplers.run_chain(samplers.Gibbs(order=order), model, random_start(4, gen), 20, generator=gen)
+    draws = samplers.run_chain(samplers.Gibbs(order=order), model, random_start(4, gen), 20, generator=gen).x
     assert_matches_distribution(model, draws)
 
 
@@ -117,7 +117,7 @@ def assert_moments(draws, mean, cov, sigmas=5.0):
 def test_metropolis_hastings_continuous(gen):
     model = gaussian_model()
     x0 = torch.randn(N_CHAINS, 2, generator=gen) * 3
-    draws = samplers.metropolis_hastings(model, x0, 300, step_size=0.8, generator=gen)
+    draws = samplers.metropolis_hastings(model, x0, 300, step_size=0.8, generator=gen).x
     cov = torch.linalg.inv(model.precision.detach().double())
     assert_moments(draws, model.mean.detach().double(), cov)
 
@@ -136,7 +136,7 @@ def test_unadjusted_langevin_has_its_known_bias(gen):
     # whose stationary variance is 1 / (lam (1 - eps lam / 2)), not the target's 1 / lam.
     lam, eps = 2.0, 0.3
     model = GaussianEnergy(1, precision=torch.tensor([[lam]]))
-    draws = samplers.langevin(model, torch.zeros(N_CHAINS, 1), 100, step_size=eps, generator=gen)
+    draws = samplers.langevin(model, torch.zeros(N_CHAINS, 1), 100, step_size=eps, generator=gen).x
     ula_var = 1.0 / (lam * (1 - eps * lam / 2))
     assert_moments(draws, torch.zeros(1, dtype=torch.float64), torch.tensor([[ula_var]], dtype=torch.float64))
     # ...and the same draws are far outside the tolerance of the target's variance: the test can tell.
@@ -150,7 +150,9 @@ def test_langevin_noise_scale_samples_a_tempered_model(gen):
     lam, eps, temperature = 1.0, 0.02, 2.0
     model = GaussianEnergy(1, precision=torch.tensor([[lam]]))
     sigma = math.sqrt(2 * eps * temperature)
-    draws = samplers.langevin(model, torch.zeros(N_CHAINS, 1), 600, step_size=eps, noise_scale=sigma, generator=gen)
+    draws = samplers.langevin(
+        model, torch.zeros(N_CHAINS, 1), 600, step_size=eps, noise_scale=sigma, generator=gen
+    ).x
     var = temperature / (lam * (1 - eps * lam / 2))
     assert_moments(draws, torch.zeros(1, dtype=torch.float64), torch.tensor([[var]], dtype=torch.float64))
 
@@ -158,20 +160,20 @@ def test_langevin_noise_scale_samples_a_tempered_model(gen):
 def test_samplers_are_reproducible_and_return_new_tensors():
     model = BoltzmannMachine.random(10, generator=torch.Generator().manual_seed(6))
     x = random_start(10, torch.Generator().manual_seed(7), chains=50)
-    runs = [samplers.gibbs(model, x, 3, generator=torch.Generator().manual_seed(8)) for _ in range(2)]
+    runs = [samplers.gibbs(model, x, 3, generator=torch.Generator().manual_seed(8)).x for _ in range(2)]
     assert torch.equal(runs[0], runs[1])
-    same = samplers.gibbs(model, x, 0)
+    same = samplers.gibbs(model, x, 0).x
     assert torch.equal(same, x) and same is not x
 
 
 def test_samplers_keep_dtype(gen):
     model = gaussian_model().double()
     x = torch.randn(10, 2, dtype=torch.float64, generator=gen)
-    assert samplers.langevin(model, x, 2, generator=gen).dtype == torch.float64
+    assert samplers.langevin(model, x, 2, generator=gen).x.dtype == torch.float64
     bm = BoltzmannMachine(5).double()
-    assert samplers.gibbs(bm, torch.zeros(3, 5, dtype=torch.float64), 2, generator=gen).dtype == torch.float64
+    assert samplers.gibbs(bm, torch.zeros(3, 5, dtype=torch.float64), 2, generator=gen).x.dtype == torch.float64
     rbm = RBM(5, 3).double()
-    assert samplers.gibbs(rbm, torch.zeros(3, 5, dtype=torch.float64), 2, generator=gen).dtype == torch.float64
+    assert samplers.gibbs(rbm, torch.zeros(3, 5, dtype=torch.float64), 2, generator=gen).x.dtype == torch.float64
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -181,7 +183,7 @@ def test_gibbs_on_cuda_matches_exact():
         model = model.cuda()
         gen = torch.Generator(device="cuda").manual_seed(0)
         x = (torch.rand(N_CHAINS, 6, device="cuda", generator=gen) < 0.5).float()
-        draws = samplers.gibbs(model, x, 30, generator=gen)
+        draws = samplers.gibbs(model, x, 30, generator=gen).x
         assert draws.device.type == "cuda"
         assert_matches_distribution(model.cpu(), draws.cpu())
 
@@ -192,11 +194,11 @@ def test_gibbs_on_cuda_matches_exact():
 ], ids=["rbm", "bm"])
 def test_a_run_equals_repeated_kernel_steps(model):
     x = random_start(7, torch.Generator().manual_seed(13), chains=30)
-    run = samplers.gibbs(model, x, 4, generator=torch.Generator().manual_seed(14))
+    run = samplers.gibbs(model, x, 4, generator=torch.Generator().manual_seed(14)).x
     kernel, gen = samplers.Gibbs(), torch.Generator().manual_seed(14)
     state = kernel.init(model, x)
     for _ in range(4):
-        state, info = kernel.step(model, state, gen)
+        state, info = kernel.step(model, state, generator=gen)
         assert isinstance(state, samplers.GibbsState) and isinstance(info, samplers.GibbsInfo)
     assert torch.equal(run, state.x)
     assert not torch.equal(run, x)
@@ -206,12 +208,12 @@ def test_langevin_state_carries_energy_and_score_and_step_params_override(gen):
     model = gaussian_model().double()
     kernel = samplers.Langevin(0.1, adjusted=True)
     state = kernel.init(model, torch.randn(50, 2, dtype=torch.float64, generator=gen))
-    state, info = kernel.step(model, state, gen, step_size=0.05)
+    state, info = kernel.step(model, state, generator=gen, step_size=0.05)
     torch.testing.assert_close(state.energy, model.energy(state.x))
     torch.testing.assert_close(state.score, model.score(state.x))
     assert info.accepted.shape == (50,) and info.accepted.dtype == torch.bool
     with pytest.raises(TypeError, match="unknown settings"):
-        kernel.step(model, state, gen, stepsize=0.1)
+        kernel.step(model, state, generator=gen, stepsize=0.1)
 
 
 def test_trace_of_a_function_and_a_bad_field(gen):
@@ -228,8 +230,8 @@ def test_a_wrapped_rbm_takes_the_rbm_block_sweep():
     rbm = RBM.random(8, 3, generator=torch.Generator().manual_seed(21))
     wrapped = LearnedNormalizer(rbm, c=-2.0)
     x = random_start(8, torch.Generator().manual_seed(22), 100)
-    a = samplers.gibbs(rbm, x, 3, generator=torch.Generator().manual_seed(23))
-    b = samplers.gibbs(wrapped, x, 3, generator=torch.Generator().manual_seed(23))
+    a = samplers.gibbs(rbm, x, 3, generator=torch.Generator().manual_seed(23)).x
+    b = samplers.gibbs(wrapped, x, 3, generator=torch.Generator().manual_seed(23)).x
     assert torch.equal(a, b)
 
 
@@ -247,7 +249,7 @@ def test_parallel_tempering_with_mala_weighs_two_modes_exactly(gen):
     left = (result.samples[:, 0] < 0).double().mean().item()
     assert abs(left - 0.3) < 5 * math.sqrt(0.3 * 0.7 / 2000) + 0.02  # chains are correlated: a little slack
     assert bool((result.swap_rates > 0.1).all())
-    alone = samplers.langevin(model, start, 600, step_size=0.2, adjusted=True, generator=gen)
+    alone = samplers.langevin(model, start, 600, step_size=0.2, adjusted=True, generator=gen).x
     assert (alone[:, 0] < 0).double().mean().item() < 0.01  # without tempering, no chain crosses
 
 
@@ -257,3 +259,51 @@ def test_parallel_tempering_is_a_kernel_that_composes_with_run_chain(gen):
     chain = samplers.run_chain(pt, model, torch.zeros(200, 5), 3, generator=gen, trace=("swap_rates",))
     assert chain.state.replicas.shape == (4, 200, 5) and chain.trace["swap_rates"].shape == (3, 3)
     assert bool((chain.trace["swap_rates"][0] > 0).all())  # one step reaches every pair
+
+
+class CountingGaussian(EnergyModel):
+    """E(x) = |x|^2 / 2 (a standard normal), counting its evaluations (rows are not counted, calls are)."""
+
+    def __init__(self, d=1):
+        super().__init__()
+        self.n_features = d
+        self.calls = 0
+
+    def energy(self, x):
+        self.calls += 1
+        return 0.5 * (x * x).sum(-1)
+
+
+def test_parallel_tempering_keeps_each_replicas_kernel_state(gen):
+    """PT + MALA on N(0, 1) at temperatures 1, 2, 4: every replica has its exact moments (variance T),
+    the states' cached energies are those of their chains at their temperatures after the swaps,
+    and a step evaluates the model once per temperature (MALA's proposal), not again for the swaps
+    or to rebuild the states."""
+    model = CountingGaussian()
+    temps = [1.0, 2.0, 4.0]
+    pt = samplers.ParallelTempering(samplers.Langevin(0.6, adjusted=True), temps)
+    state = pt.init(model, torch.randn(N_CHAINS, 1, generator=gen))
+    model.calls = 0
+    rates = []
+    for _ in range(150):
+        state, info = pt.step(model, state, generator=gen)
+        rates.append(info.swap_rates)
+    assert model.calls == 150 * len(temps)
+    assert bool((torch.stack(rates).mean(0) > 0.2).all())
+    for replica, (s, t) in zip(state.replicas, zip(state.states, temps)):
+        assert torch.equal(s.x, replica)
+        torch.testing.assert_close(s.energy, 0.5 * (replica * replica).sum(-1) / t)
+        torch.testing.assert_close(s.score, -replica / t)
+        assert_moments(replica, torch.zeros(1, dtype=torch.float64), torch.tensor([[t]], dtype=torch.float64))
+    with pytest.raises(AssertionError):  # the hottest replica is not the model: the check can tell
+        assert_moments(state.replicas[2], torch.zeros(1, dtype=torch.float64), torch.eye(1, dtype=torch.float64))
+
+
+def test_parallel_tempering_refuses_a_continuous_model_whose_tempering_is_not_e_over_t(gen):
+    class Odd(GaussianEnergy):
+        def at_temperature(self, temperature):
+            return GaussianEnergy(self.n_features, precision=torch.eye(self.n_features) / temperature**2)
+
+    pt = samplers.ParallelTempering(samplers.Langevin(0.1, adjusted=True), [1.0, 2.0])
+    with pytest.raises(ValueError, match="E / T"):
+        pt.init(Odd(2), torch.randn(10, 2, generator=gen))

@@ -98,7 +98,8 @@ RANDOM_CALLS = {
     "rand", "randn", "randint", "randperm", "multinomial", "bernoulli", "normal", "normal_", "uniform_", "random_",
     "bernoulli_", "bernoulli_from_logits", "draw", "sample", "rsample", "rsample_with_log_prob", "run_chain",
     "gibbs_sweep", "sample_base", "step", "advance", "move", "_split", "_run", "_negatives", "_draw", "_nce_logits",
-    "_sampled_scores",
+    "_sampled_scores", "logistic_noise", "sweep", "block_gibbs", "_draw_hidden", "_draw_visible", "_advance", "_step",
+    "_starts", "_fresh", "_flow_step", "sample_visible", "sample_hidden",
 }
 
 
@@ -152,3 +153,17 @@ def test_every_public_function_that_draws_random_numbers_takes_a_generator():
         if "generator" not in params and not owner_has:
             offenders.append(name)
     assert not offenders, f"these draw random numbers but take no generator: {offenders}"
+
+
+def test_generator_is_keyword_only_in_every_public_callable():
+    """One calling convention for randomness: wherever a public function or method takes
+    ``generator``, it is keyword-only (``generator=gen``), never the n-th positional argument."""
+    offenders = []
+    for name, fn in _public_callables():
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            continue
+        if "generator" in params and params["generator"].kind is not inspect.Parameter.KEYWORD_ONLY:
+            offenders.append(name)
+    assert not offenders, f"generator is positional in: {offenders}"

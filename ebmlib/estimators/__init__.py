@@ -1,37 +1,34 @@
-"""Estimators of the partition function, all returning an :class:`Estimate`.
+r"""Estimators of the partition function, all returning an :class:`Estimate`.
 
 * :func:`importance_sampling`: simple importance sampling from a proposal.
-* :func:`ais`: annealed importance sampling (a stochastic lower bound on ``log Z``);
+* :func:`ais`: annealed importance sampling (a stochastic lower bound on :math:`\log Z`);
   :func:`ais_schedule_check` runs it at several schedule lengths and checks it settled.
 * :func:`reverse_ais`: AIS run backwards from samples (a stochastic upper bound from exact
-  samples; RAISE from data); with :func:`ais` it brackets ``log Z``.
+  samples; RAISE from data); with :func:`ais` it brackets :math:`\log Z`.
 * :func:`bridge_sampling`: Bennett's acceptance ratio, from samples of both ends.
 * :func:`linked_importance_sampling`: Neal's linked importance sampling along AIS's paths.
-* :class:`LogZTracker`: follows ``log Z`` through training, one update at a time.
+* :class:`LogZTracker`: follows :math:`\log Z` through training, one update at a time.
 
-The path estimators walk an annealing path (:class:`AnnealingPath`: :class:`GeometricPath` for
-any model, :class:`BoltzmannPath` and :class:`RBMPath` for the binary models, :class:`ShiftedPath`
-for a model with a learned normalizer; a model's ``annealing_path`` picks its own) and take any
-kernel from :mod:`ebmlib.samplers`.
+The path estimators start from a base (:func:`resolve_base`), walk an annealing path
+(:class:`AnnealingPath`: :class:`GeometricPath` for any model, :class:`BoltzmannPath` and
+:class:`RBMPath` for the binary models, :class:`ShiftedPath` for a model with a learned
+normalizer), chosen for the model by :func:`annealing_path` (which your own model types can
+register with), along a schedule (:func:`linear_schedule`, :func:`piecewise_schedule`), and
+take any kernel from :mod:`ebmlib.samplers`.
+
+Files: ``bases.py`` (the base and its resolution), ``paths.py`` (the paths and the
+dispatcher), ``schedules.py``, ``annealing.py`` (AIS forward and reverse), ``importance.py``,
+``bridge.py``, ``linked.py``, ``tracking.py``, ``result.py`` (:class:`Estimate`).
 """
 
 from .annealing import ScheduleCheck, ais, ais_schedule_check, reverse_ais
+from .bases import resolve_base
 from .bridge import bridge_sampling
 from .importance import importance_sampling
 from .linked import linked_importance_sampling
-from .paths import (
-    AnnealingPath,
-    Bernoulli,
-    BoltzmannPath,
-    GeometricPath,
-    RBMPath,
-    ShiftedPath,
-    check_schedule,
-    linear_schedule,
-    piecewise_schedule,
-    resolve_base,
-)
+from .paths import AnnealingPath, BoltzmannPath, GeometricPath, RBMPath, ShiftedPath, annealing_path
 from .result import Estimate, effective_sample_size, relative_variance
+from .schedules import check_schedule, linear_schedule, piecewise_schedule
 from .tracking import LogZTracker
 
 __all__ = [
@@ -49,7 +46,7 @@ __all__ = [
     "BoltzmannPath",
     "RBMPath",
     "ShiftedPath",
-    "Bernoulli",
+    "annealing_path",
     "resolve_base",
     "linear_schedule",
     "piecewise_schedule",

@@ -1,17 +1,23 @@
 r"""Annealed importance sampling (Neal 2001), forward and reverse.
 
-AIS walks a path ``p_0, ..., p_K`` from a base with known ``Z_0`` to the model
-(:mod:`ebmlib.estimators.paths`) along a schedule ``0 = beta_0 < beta_1 < ... < beta_K = 1``.
-Each run draws ``x_1`` from ``p_0`` and, for ``k = 1 ... K``, multiplies its weight by
-``f_k(x_k) / f_{k-1}(x_k)`` and moves ``x_k -> x_{k+1}`` with a kernel that leaves ``p_k``
-invariant. The weight ``w = prod_k f_k(x_k) / f_{k-1}(x_k)`` has expectation ``Z_K / Z_0``:
-the joint law of the run, divided into the law of the same states run backwards from
-``p_K`` with the reversed kernels, is exactly ``w Z_0 / Z_K``, and any density ratio averages
-to 1. So ``mean(w)`` is unbiased for ``Z / Z_0`` and, by Jensen, ``E[log Z_hat] <= log Z``:
-forward AIS is a *stochastic lower bound*. Run backwards from exact samples of the model, the
-same construction estimates ``Z_0 / Z`` and gives a *stochastic upper bound* (reverse AIS, the
-other half of bidirectional Monte Carlo, Grosse, Ghahramani and Adams 2015). Started from held-out
-data instead, reverse AIS is the RAISE estimator of Burda, Grosse and Salakhutdinov (2015).
+AIS walks a path :math:`p_0, \dots, p_K` from a base with known :math:`Z_0` to the model
+(:mod:`ebmlib.estimators.paths`) along a schedule
+:math:`0 = \beta_0 < \beta_1 < \dots < \beta_K = 1`. Each run draws :math:`x_1` from :math:`p_0`
+and, for :math:`k = 1, \dots, K`, multiplies its weight by :math:`f_k(x_k) / f_{k-1}(x_k)` and
+moves :math:`x_k \to x_{k+1}` with a kernel that leaves :math:`p_k` invariant. The weight
+
+.. math::
+
+    w = \prod_k \frac{f_k(x_k)}{f_{k-1}(x_k)}
+
+has expectation :math:`Z_K / Z_0`: the joint law of the run, divided into the law of the same
+states run backwards from :math:`p_K` with the reversed kernels, is exactly :math:`w Z_0 / Z_K`,
+and any density ratio averages to 1. So :math:`\operatorname{mean}(w)` is unbiased for
+:math:`Z / Z_0` and, by Jensen, :math:`\mathbb{E}[\log \hat Z] \le \log Z`: forward AIS is a
+*stochastic lower bound*. Run backwards from exact samples of the model, the same construction
+estimates :math:`Z_0 / Z` and gives a *stochastic upper bound* (reverse AIS, the other half of
+bidirectional Monte Carlo, Grosse, Ghahramani and Adams 2015). Started from held-out data
+instead, reverse AIS is the RAISE estimator of Burda, Grosse and Salakhutdinov (2015).
 
 Any kernel composes: the default is Gibbs for binary models (fused with the path's weight
 computation for RBMs and Boltzmann machines) and MALA for continuous ones.
@@ -24,36 +30,41 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validation import check_generator, check_positive_int
+from .._validation import check_generator, check_kernel, check_positive_int
 from ..models import EnergyModel
 from ..samplers import Kernel, default_kernel
-from ..samplers.base import _check_kernel
 from ..utils import progress_range
-from .paths import AnnealingPath, check_schedule, linear_schedule, resolve_base
+from .bases import resolve_base
+from .paths import AnnealingPath, annealing_path
 from .result import Estimate
+from .schedules import check_schedule, linear_schedule
 
 __all__ = ["ais", "reverse_ais", "ais_schedule_check", "ScheduleCheck"]
 
 
 def _prepare(
-    model: EnergyModel, n_runs: int, name: str, base, kernel, generator, device: torch.device | None = None
+    model: EnergyModel, n_chains: int, name: str, base, kernel, generator, device: torch.device | None = None
 ) -> tuple[AnnealingPath, Kernel]:
     """What the path estimators share: checks, the path and the kernel."""
     if not isinstance(model, EnergyModel):
         raise TypeError(f"model must be an ebmlib EnergyModel, got {type(model).__name__}")
-    check_positive_int(n_runs, name)
-    if n_runs < 2:
+    check_positive_int(n_chains, name)
+    if n_chains < 2:
         raise ValueError(f"{name} must be >= 2 to give a standard error")
-    path = model.annealing_path(resolve_base(model, base))
+    path = annealing_path(model, resolve_base(model, base))
     if kernel is None:
         kernel = default_kernel(model)
-    _check_kernel(kernel)
+    check_kernel(kernel)
     check_generator(generator, device if device is not None else path.log_z0.device)
     return path, kernel
 
 
 def _schedule(n_betas: int | None, betas) -> list[float]:
-    return (linear_schedule(n_betas) if betas is None else check_schedule(betas)).tolist()
+    if betas is not None:
+        return check_schedule(betas).tolist()
+    if n_betas is None:
+        raise ValueError("give n_betas (a linear schedule) or betas")
+    return linear_schedule(n_betas).tolist()
 
 
 def ais(
@@ -67,7 +78,7 @@ def ais(
     generator: torch.Generator | None = None,
     progress: bool = False,
 ) -> Estimate:
-    """Forward annealed importance sampling: an estimate (and stochastic lower bound) of ``log Z``.
+    r"""Forward annealed importance sampling: an estimate (and stochastic lower bound) of :math:`\log Z`.
 
     Args:
         model: any model (binary or continuous) with an annealing path.
@@ -87,18 +98,18 @@ def ais(
         progress: show a progress bar over the schedule.
 
     Returns:
-        An :class:`~ebmlib.estimators.Estimate` (``log_weights`` are the runs' ``log w``).
+        An :class:`~ebmlib.estimators.Estimate` (``log_weights`` are the runs' :math:`\log w`).
     """
     path, kernel = _prepare(model, n_chains, "n_chains", base, kernel, generator)
     schedule = _schedule(n_betas, betas)
     with torch.no_grad():
-        x = path.sample_base(n_chains, generator)
+        x = path.sample_base(n_chains, generator=generator)
         log_w = torch.zeros(n_chains, dtype=torch.float64, device=x.device)
         last = len(schedule) - 2
         for k in progress_range(len(schedule) - 1, progress, "AIS"):
             lo, hi = schedule[k], schedule[k + 1]
             if k < last:
-                increment, x = path.advance(x, lo, hi, kernel, generator)
+                increment, x = path.advance(x, lo, hi, kernel, generator=generator)
             else:  # no move is needed after the last weight update
                 increment = path.increment(x, lo, hi)
             log_w += increment
@@ -116,11 +127,11 @@ def reverse_ais(
     generator: torch.Generator | None = None,
     progress: bool = False,
 ) -> Estimate:
-    """Reverse AIS from samples of the model: an estimate (and stochastic upper bound) of ``log Z``.
+    r"""Reverse AIS from samples of the model: an estimate (and stochastic upper bound) of :math:`\log Z`.
 
     The chains start at ``samples`` (exact samples of the model for a valid bound; held-out
-    data for the RAISE estimate) and anneal from ``beta = 1`` down to the base. The weights
-    estimate ``Z_0 / Z``; the returned ``log_z`` is ``log Z_0 - log mean(w)``, and
+    data for the RAISE estimate) and anneal from :math:`\beta = 1` down to the base. The weights
+    estimate :math:`Z_0 / Z`; the returned ``log_z`` is :math:`\log Z_0 - \log \operatorname{mean}(w)`, and
     ``log_weights`` are the negated reverse weights, so that ``ess`` and ``stderr`` keep
     their meaning. Arguments as in :func:`ais`.
     """
@@ -133,7 +144,7 @@ def reverse_ais(
         for k in progress_range(len(schedule) - 1, progress, "reverse AIS"):
             hi, lo = schedule[k], schedule[k + 1]
             if k > 0:  # the samples already follow p_1: move first only after the first step
-                x = path.move(x, hi, kernel, generator)
+                x = path.move(x, hi, kernel, generator=generator)
             log_r += path.increment(x, hi, lo)
     estimate = Estimate.from_log_weights(log_r)  # estimates log(Z_0 / Z)
     return Estimate(path.log_z0 - estimate.log_z, -log_r, estimate.ess, estimate.stderr)

@@ -2,21 +2,28 @@ r"""Bridge sampling: a ratio of normalizers from samples of *both* distributions
 
 Importance sampling uses draws from one side only and fails when the target has mass
 where the proposal has little. Bridge sampling (Bennett 1976; Meng and Wong 1996) uses
-draws ``x0 ~ p0`` and ``x1 ~ p1`` and a bridge function ``a(x)``: for any ``a``,
+draws :math:`x_0 \sim p_0` and :math:`x_1 \sim p_1` and a bridge function :math:`a(x)`: for any
+:math:`a`,
 
-    r = Z1 / Z0 = E_{p0}[f1(x) a(x)] / E_{p1}[f0(x) a(x)].
+.. math::
 
-The bridge with the smallest asymptotic variance is ``a ∝ 1 / (s1 f1 + s0 r f0)``, with
-``s_i = n_i / (n0 + n1)`` (Meng and Wong 1996): each ``s_i`` goes with the density its own
-samples came from. It depends on ``r`` itself, so ``r`` solves the fixed point
+    r = \frac{Z_1}{Z_0} = \frac{\mathbb{E}_{p_0}[f_1(x)\, a(x)]}{\mathbb{E}_{p_1}[f_0(x)\, a(x)]}.
 
-    r = mean_{x0}[ f1 / (s1 f1 + s0 r f0) ] / mean_{x1}[ f0 / (s1 f1 + s0 r f0) ].
+The bridge with the smallest asymptotic variance is
+:math:`a \propto 1 / (s_1 f_1 + s_0 r f_0)`, with :math:`s_i = n_i / (n_0 + n_1)` (Meng and Wong
+1996): each :math:`s_i` goes with the density its own samples came from. It depends on
+:math:`r` itself, so :math:`r` solves the fixed point
 
-With no samples of ``p1`` (``s1 -> 0``) it is importance sampling from ``p0``,
-``r = mean_{x0}[f1 / f0]``; with none of ``p0`` it is the reverse, ``1 / r = mean_{x1}[f0 / f1]``.
-The fixed point is iterated here in log space from the importance-sampling value (Bennett's
-acceptance ratio).
-The estimator needs only the *overlap* of the two distributions, not that one covers the other.
+.. math::
+
+    r = \frac{\operatorname{mean}_{x_0}\left[f_1 / (s_1 f_1 + s_0 r f_0)\right]}
+             {\operatorname{mean}_{x_1}\left[f_0 / (s_1 f_1 + s_0 r f_0)\right]}.
+
+With no samples of :math:`p_1` (:math:`s_1 \to 0`) it is importance sampling from :math:`p_0`,
+:math:`r = \operatorname{mean}_{x_0}[f_1 / f_0]`; with none of :math:`p_0` it is the reverse,
+:math:`1 / r = \operatorname{mean}_{x_1}[f_0 / f_1]`. The fixed point is iterated here in log
+space from the importance-sampling value (Bennett's acceptance ratio). The estimator needs only
+the *overlap* of the two distributions, not that one covers the other.
 """
 
 from __future__ import annotations
@@ -43,14 +50,14 @@ def bridge_sampling(
     n_iter: int = 100,
     tol: float = 1e-10,
 ) -> Estimate:
-    """Estimate ``log Z1`` by Bennett's acceptance ratio with the iterated optimal bridge.
+    r"""Estimate :math:`\log Z_1` by Bennett's acceptance ratio with the iterated optimal bridge.
 
     Args:
         log_f0: unnormalized log density of ``p0`` (``[batch, n] -> [batch]``), ``Z0`` known.
         log_f1: unnormalized log density of ``p1``.
         x0: ``[n0, n]`` samples of ``p0``; ``x1``: ``[n1, n]`` samples of ``p1`` (each >= 2).
-        log_z0: ``log Z0``.
-        n_iter: most fixed-point iterations; stops earlier once ``log r`` moves less than ``tol``.
+        log_z0: :math:`\log Z_0`.
+        n_iter: most fixed-point iterations; stops earlier once :math:`\log r` moves less than ``tol``.
 
     Returns:
         An :class:`Estimate`; ``log_weights`` are the log bridge terms on the ``x0`` side,

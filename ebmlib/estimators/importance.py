@@ -1,6 +1,9 @@
-"""Simple importance sampling: ``Z = E_q[p~(x) / q(x)]`` for a proposal ``q`` you can sample and score."""
+r"""Simple importance sampling: :math:`Z = \mathbb{E}_q[\tilde p(x) / q(x)]` for a proposal :math:`q` you can
+sample and score."""
 
 from __future__ import annotations
+
+from typing import Any, cast
 
 import torch
 
@@ -15,7 +18,7 @@ __all__ = ["importance_sampling"]
 def importance_sampling(
     model: EnergyModel, proposal: object, n_samples: int, *, generator: torch.Generator | None = None
 ) -> Estimate:
-    """Estimate ``log Z`` with draws from ``proposal``: ``log w = -E(x) - log q(x)``.
+    r"""Estimate :math:`\log Z` with draws from ``proposal``: :math:`\log w = -E(x) - \log q(x)`.
 
     Args:
         model: any model with ``energy``.
@@ -25,7 +28,7 @@ def importance_sampling(
         n_samples: number of draws (>= 2, for the standard error).
         generator: random generator for the draws.
 
-    The estimate of ``Z`` is unbiased; its variance explodes when ``q`` and ``p`` differ in
+    The estimate of :math:`Z` is unbiased; its variance explodes when ``q`` and ``p`` differ in
     high dimension, which the effective sample size (``ess``) shows.
     """
     if not (callable(getattr(proposal, "sample", None)) and callable(getattr(proposal, "log_prob", None))):
@@ -34,6 +37,6 @@ def importance_sampling(
     if n_samples < 2:
         raise ValueError("n_samples must be >= 2 to give a standard error")
     with torch.no_grad():
-        x = draw(proposal, (n_samples,), generator)
-        log_w = -model.energy(x).double() - proposal.log_prob(x).double()
+        x = draw(proposal, (n_samples,), generator=generator)
+        log_w = -model.energy(x).double() - cast(Any, proposal).log_prob(x).double()
     return Estimate.from_log_weights(log_w)

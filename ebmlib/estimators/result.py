@@ -1,4 +1,4 @@
-"""The result every estimator of ``log Z`` returns, and the statistics of importance weights."""
+r"""The result every estimator of :math:`\log Z` returns, and the statistics of importance weights."""
 
 from __future__ import annotations
 
@@ -13,26 +13,29 @@ __all__ = ["Estimate", "effective_sample_size", "relative_variance"]
 
 
 def effective_sample_size(log_weights: torch.Tensor) -> float:
-    """``(sum w)^2 / sum w^2`` from log weights, between 1 and their number."""
+    r""":math:`(\sum w)^2 / \sum w^2` from log weights, between 1 and their number."""
     w = torch.exp(log_weights - log_weights.max())
     return float(w.sum() ** 2 / (w * w).sum())
 
 
 def relative_variance(log_weights: torch.Tensor) -> float:
-    """``Var(w) / (n mean(w)^2)``: the squared delta-method standard error of ``log mean(w)``."""
+    r""":math:`\operatorname{Var}(w) / (n \operatorname{mean}(w)^2)`: the squared delta-method standard error of
+    :math:`\log \operatorname{mean}(w)`."""
     w = torch.exp(log_weights - log_weights.max())
     return float(w.var() / (len(w) * w.mean() ** 2))
 
 
 @dataclass
 class Estimate:
-    """An estimate of ``log Z`` from importance weights.
+    r"""An estimate of :math:`\log Z` from importance weights.
 
     Attributes:
-        log_z: the estimate, a 0-d float64 tensor: ``log mean(exp(log_weights)) + log Z_base``.
+        log_z: the estimate, a 0-d float64 tensor,
+            :math:`\log \operatorname{mean}(e^{\text{log\_weights}}) + \log Z_\text{base}`.
         log_weights: ``[n]`` float64, the per-chain (or per-sample) log importance weights.
-        ess: effective sample size of the weights, ``(sum w)^2 / sum w^2``, between 1 and ``n``.
-        stderr: delta-method standard error of ``log_z``, ``std(w) / (sqrt(n) mean(w))``.
+        ess: effective sample size of the weights, :math:`(\sum w)^2 / \sum w^2`, between 1 and ``n``.
+        stderr: delta-method standard error of ``log_z``,
+            :math:`\operatorname{std}(w) / (\sqrt{n} \operatorname{mean}(w))`.
     """
 
     log_z: torch.Tensor
@@ -41,8 +44,9 @@ class Estimate:
     stderr: float
 
     @classmethod
-    def from_log_weights(cls, log_weights: torch.Tensor, log_z_base: float | torch.Tensor = 0.0) -> "Estimate":
-        """The estimate ``log mean(exp(log_weights)) + log_z_base``, with its ESS and standard error.
+    def from_log_weights(cls, log_weights: torch.Tensor, log_z_base: float | torch.Tensor = 0.0) -> Estimate:
+        r"""The estimate :math:`\log \operatorname{mean}(e^{\text{log\_weights}}) + \text{log\_z\_base}`, with its ESS
+        and standard error.
 
         Every estimator here ends with this call; it is public so that an estimator of your own
         returns the same type.

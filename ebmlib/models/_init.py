@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -44,7 +45,10 @@ def uniform_(layer: nn.Module, fan_in: int, generator: torch.Generator | None) -
             p.uniform_(-bound, bound, generator=generator)
 
 
-def spectral_normalized(layer: nn.Module, generator: torch.Generator | None = None) -> nn.Module:
+M = TypeVar("M", bound=nn.Module)
+
+
+def spectral_normalized(layer: M, generator: torch.Generator | None = None) -> M:
     """``layer`` with spectral normalisation of its weight (Miyato et al. 2018).
 
     The weight is divided by an estimate of its largest singular value, refined by one power
@@ -54,7 +58,8 @@ def spectral_normalized(layer: nn.Module, generator: torch.Generator | None = No
     """
     with torch.random.fork_rng(devices=[]):
         nn.utils.parametrizations.spectral_norm(layer)
-    norm = layer.parametrizations.weight[0]
+    parametrized: Any = layer  # spectral_norm added its parametrizations
+    norm = parametrized.parametrizations.weight[0]
     with torch.no_grad():
         for name in ("_u", "_v"):
             buffer = getattr(norm, name)
@@ -65,6 +70,6 @@ def spectral_normalized(layer: nn.Module, generator: torch.Generator | None = No
                 device=generator.device if generator is not None else buffer.device,
             )
             buffer.copy_(nn.functional.normalize(draw.to(buffer.device), dim=0))
-        weight = layer.parametrizations.weight.original
+        weight = parametrized.parametrizations.weight.original
         norm._power_method(norm._reshape_weight_to_matrix(weight), 15)
     return layer

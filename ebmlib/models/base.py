@@ -1,10 +1,10 @@
-"""The interface every ebmlib model shares.
+r"""The interface every ebmlib model shares.
 
-A model defines an unnormalized density ``p~(x) = exp(-E(x))`` over rows of ``x``:
+A model defines an unnormalized density :math:`\tilde p(x) = \exp(-E(x))` over rows of ``x``:
 
-* ``energy(x)`` returns ``E(x)``, one value per row (``[batch, n_features] -> [batch]``);
-* ``unnormalized_log_prob(x)`` returns ``-E(x)``;
-* ``score(x)`` returns ``grad_x log p~(x) = -grad_x E(x)`` (continuous models), and
+* ``energy(x)`` returns :math:`E(x)`, one value per row (``[batch, n_features] -> [batch]``);
+* ``unnormalized_log_prob(x)`` returns :math:`-E(x)`;
+* ``score(x)`` returns :math:`\nabla_x \log \tilde p(x) = -\nabla_x E(x)` (continuous models), and
   ``energy_and_score(x)`` both from one pass;
 * ``n_features`` is the width of a row and ``is_binary`` says whether rows are 0/1.
 
@@ -21,17 +21,21 @@ get the fast paths and the right errors by overriding them:
 
 * :meth:`~EnergyModel.enumeration`: how :mod:`ebmlib.exact` sums over a binary model's states
   (which layer, and the structure that sums out the other);
-* :meth:`~EnergyModel.closed_form_log_partition`: ``log Z`` in closed form, where there is one;
+* :meth:`~EnergyModel.closed_form_log_partition`: :math:`\log Z` in closed form, where there is one;
 * :meth:`~EnergyModel.gibbs_sweep`: one Gibbs sweep (block Gibbs for an RBM, a compiled
   systematic scan for a Boltzmann machine, energy differences otherwise);
-* :meth:`~EnergyModel.flip_gaps`: ``E(x) - E(x with unit i flipped)`` for every unit, which
-  pseudolikelihood and ratio matching are made of;
+* :meth:`~EnergyModel.flip_gaps`: :math:`E(x) - E(x^{(i)})` for every unit :math:`i`, with
+  :math:`x^{(i)}` the state with unit :math:`i` flipped, which pseudolikelihood and ratio matching
+  are made of;
 * :meth:`~EnergyModel.at_temperature`: the model with its energy divided by ``T`` (parallel
-  tempering);
-* :meth:`~EnergyModel.annealing_path`: the path from a tractable base to the model that AIS and
-  linked importance sampling walk.
+  tempering).
 
-The partition function ``Z = sum_x p~(x)`` (or the integral) is *not* part of the interface:
+The path from a tractable base to the model that AIS and linked importance sampling walk is
+not a model method: the estimators layer chooses it, through
+:func:`ebmlib.estimators.annealing_path`, which dispatches on the model's type (register your
+own model types there).
+
+The partition function :math:`Z = \sum_x \tilde p(x)` (or the integral) is *not* part of the interface:
 that is the whole point of the book. Where it is tractable it lives in :mod:`ebmlib.exact`.
 """
 
@@ -45,16 +49,19 @@ import torch
 from torch import nn
 
 from .._validation import check_batch, check_positive_float, check_width
+from ..utils import logistic_noise
 
 __all__ = ["EnergyModel", "Enumeration", "Bipartite"]
 
 
 @dataclass(frozen=True)
 class Bipartite:
-    """A two-layer structure ``p~(v, h) = exp(log_prior(h) + v . visible_logits(h))``.
+    r"""A two-layer structure,
+    :math:`\tilde p(v, h) = \exp\big(\text{log\_prior}(h) + v \cdot \text{visible\_logits}(h)\big)`.
 
     Given ``h`` the visible units are independent Bernoullis with log-odds
-    ``visible_logits(h)``; summing them out gives ``log p~(h) = log_prior(h) + sum softplus(...)``.
+    ``visible_logits(h)``; summing them out gives
+    :math:`\log \tilde p(h) = \text{log\_prior}(h) + \sum_i \operatorname{softplus}(\text{visible\_logits}(h)_i)`.
     An RBM has ``log_prior(h) = c . h`` and ``visible_logits(h) = b + W h``.
 
     Attributes:
@@ -92,7 +99,7 @@ class Enumeration:
     log_weight: Callable[[torch.Tensor], torch.Tensor]
     bipartite: Bipartite | None = None
 
-    def shifted(self, shift: Callable[[torch.Tensor], torch.Tensor]) -> "Enumeration":
+    def shifted(self, shift: Callable[[torch.Tensor], torch.Tensor]) -> Enumeration:
         """The same enumeration with ``shift(states)`` (a constant) added to every log weight."""
         inner = self.bipartite
         bip = None
@@ -105,7 +112,7 @@ class Enumeration:
 
 def _width_checked(energy: Callable) -> Callable:
     @functools.wraps(energy)
-    def checked(self: "EnergyModel", x: torch.Tensor) -> torch.Tensor:
+    def checked(self: EnergyModel, x: torch.Tensor) -> torch.Tensor:
         check_width(x, "x", self.n_features)
         return energy(self, x)
 
@@ -123,10 +130,10 @@ class EnergyModel(nn.Module):
         super().__init_subclass__(**kwargs)
         energy = cls.__dict__.get("energy")
         if energy is not None and not getattr(energy, "_width_checked", False):
-            cls.energy = _width_checked(energy)
+            cls.energy = _width_checked(energy)  # type: ignore[method-assign]
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
-        """Energy ``E(x)`` of each row: ``[batch, n_features] -> [batch]``."""
+        """Energy :math:`E(x)` of each row: ``[batch, n_features] -> [batch]``."""
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -134,11 +141,11 @@ class EnergyModel(nn.Module):
         return self.energy(x)
 
     def unnormalized_log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """``log p~(x) = -E(x)``, shape ``[batch]``."""
+        r""":math:`\log \tilde p(x) = -E(x)`, shape ``[batch]``."""
         return -self.energy(x)
 
     def energy_and_score(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``E(x)`` (``[batch]``, detached) and the score ``-grad_x E(x)`` (``[batch, n]``) from one pass.
+        r""":math:`E(x)` (``[batch]``, detached) and the score :math:`-\nabla_x E(x)` (``[batch, n]``) from one pass.
 
         Gradients flow only to ``x``: the parameters' ``.grad`` are left untouched, so this is
         safe to call inside a sampler while training.
@@ -154,7 +161,7 @@ class EnergyModel(nn.Module):
         return energy.detach(), -grad
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
-        """``grad_x log p~(x)``, shape ``[batch, n_features]``, by autograd."""
+        r""":math:`\nabla_x \log \tilde p(x)`, shape ``[batch, n_features]``, by autograd."""
         return self.energy_and_score(x)[1]
 
     def check_input(self, x: object, name: str = "x") -> torch.Tensor:
@@ -183,16 +190,16 @@ class EnergyModel(nn.Module):
         return Enumeration("visible", self.n_features, lambda s: -self.energy(s))
 
     def closed_form_log_partition(self) -> torch.Tensor | None:
-        """``log Z`` in closed form as a 0-d float64 tensor, or ``None`` (the default)."""
+        r""":math:`\log Z` in closed form as a 0-d float64 tensor, or ``None`` (the default)."""
         return None
 
     def gibbs_sweep(
-        self, x: torch.Tensor, generator: torch.Generator | None = None, *, order: str = "forward"
+        self, x: torch.Tensor, *, generator: torch.Generator | None = None, order: str = "forward"
     ) -> torch.Tensor:
-        """One systematic-scan Gibbs sweep of a binary model: ``[chains, n] -> [chains, n]`` (new tensor).
+        r"""One systematic-scan Gibbs sweep of a binary model: ``[chains, n] -> [chains, n]`` (new tensor).
 
         The default reads each conditional off two energy evaluations,
-        ``log p(x_i = 1 | x_-i) / p(x_i = 0 | x_-i) = E(x, x_i = 0) - E(x, x_i = 1)``, so a sweep
+        :math:`\log p(x_i = 1 | x_{-i}) / p(x_i = 0 | x_{-i}) = E(x, x_i = 0) - E(x, x_i = 1)`, so a sweep
         costs ``2 n`` energies; models with structure override it.
 
         Args:
@@ -206,7 +213,7 @@ class EnergyModel(nn.Module):
         units = _scan_order(self.n_features, order)
         with torch.no_grad():
             x = x.clone()
-            noise = torch.logit(torch.rand(x.shape, dtype=x.dtype, device=x.device, generator=generator))
+            noise = logistic_noise(x, generator=generator)
             for i in units:
                 x[:, i] = 0.0
                 e_off = self.energy(x)
@@ -216,7 +223,8 @@ class EnergyModel(nn.Module):
         return x
 
     def flip_gaps(self, x: torch.Tensor) -> torch.Tensor:
-        """``E(x) - E(x^(i))`` for every unit ``i`` (``x^(i)``: unit ``i`` flipped), ``[batch, n] -> [batch, n]``.
+        """:math:`E(x) - E(x^{(i)})` for every unit :math:`i` (:math:`x^{(i)}`: unit :math:`i` flipped),
+        ``[batch, n] -> [batch, n]``.
 
         The default evaluates all ``n`` flipped copies of every row in one batched call.
         """
@@ -226,8 +234,8 @@ class EnergyModel(nn.Module):
         flipped[:, idx, idx] = 1 - flipped[:, idx, idx]
         return self.energy(x)[:, None] - self.energy(flipped.reshape(batch * n, n)).reshape(batch, n)
 
-    def at_temperature(self, temperature: float) -> "EnergyModel":
-        """The model at temperature ``T``: ``p_T(x) ∝ exp(-E(x) / T)``.
+    def at_temperature(self, temperature: float) -> EnergyModel:
+        r"""The model at temperature ``T``: :math:`p_T(x) \propto \exp(-E(x) / T)`.
 
         The default wraps this model (sharing its parameters); models whose family is closed
         under scaling (Boltzmann machines, RBMs, Gaussians) return a new model of their own kind.
@@ -235,18 +243,6 @@ class EnergyModel(nn.Module):
         from .wrappers import Tempered
 
         return Tempered(self, check_positive_float(temperature, "temperature"))
-
-    def annealing_path(self, base: object):
-        """The path of distributions from ``base`` to this model that AIS walks.
-
-        The default is the geometric path ``p_beta ∝ q(x)^(1 - beta) p~(x)^beta`` from a base ``q``
-        with ``sample`` and ``log_prob``; RBMs and Boltzmann machines override it with paths
-        whose intermediate distributions are models of their own kind (so their fast Gibbs
-        sweeps apply). See :mod:`ebmlib.estimators.paths`.
-        """
-        from ..estimators.paths import GeometricPath
-
-        return GeometricPath(self, base)
 
 
 def _scan_order(n: int, order: str) -> range:

@@ -7,13 +7,14 @@ from torch import nn
 
 from .._validation import check_positive_float, check_positive_int
 from ..utils import _factory_device
-from .base import EnergyModel, _scan_order
+from ._scan import sweep
+from .base import EnergyModel
 
 __all__ = ["BoltzmannMachine"]
 
 
 class BoltzmannMachine(EnergyModel):
-    r"""Fully visible Boltzmann machine: ``E(x) = -1/2 x^T W x - b^T x`` for ``x`` in {0,1}^n.
+    r"""Fully visible Boltzmann machine: :math:`E(x) = -\tfrac{1}{2} x^\top W x - b^\top x` for ``x`` in {0,1}^n.
 
     Args:
         n_units: number of binary units ``n``.
@@ -65,13 +66,13 @@ class BoltzmannMachine(EnergyModel):
         return self._symmetrize(self.weight)
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
-        """``E(x)`` per row: ``[batch, n] -> [batch]``."""
+        """:math:`E(x)` per row: ``[batch, n] -> [batch]``."""
         w = self._param(self.coupling, x)
         b = self._param(self.bias, x)
         return -0.5 * ((x @ w) * x).sum(-1) - x @ b
 
     def local_fields(self, x: torch.Tensor) -> torch.Tensor:
-        """Log-odds of each unit given all the others: ``log p(x_i=1|x_-i)/p(x_i=0|x_-i)``.
+        r"""Log-odds of each unit given all the others: :math:`\log p(x_i=1|x_{-i})/p(x_i=0|x_{-i})`.
 
         Shape ``[batch, n] -> [batch, n]``. Because the diagonal is zero, unit ``i``'s own
         value does not enter its field.
@@ -91,33 +92,27 @@ class BoltzmannMachine(EnergyModel):
     def gibbs_sweep(
         self,
         x: torch.Tensor,
-        generator: torch.Generator | None = None,
         *,
+        generator: torch.Generator | None = None,
         order: str = "forward",
         backend: str = "auto",
     ) -> torch.Tensor:
-        """One systematic-scan sweep, unit ``i`` redrawn from ``sigmoid(local field)`` in turn.
+        r"""One systematic-scan sweep, unit :math:`i` redrawn from :math:`\sigma(f_i)` (its local field) in turn.
 
-        Compiled with numba on the CPU (``ebmlib.samplers._scan``); ``backend`` forces
+        Compiled with numba on the CPU (``ebmlib.models._scan``); ``backend`` forces
         ``"numba"`` or the tensor loop ``"torch"``. ``order="reverse"`` scans ``n-1, ..., 0``,
         the time reversal of the forward scan.
         """
-        from ..samplers._scan import systematic_scan
-
-        _scan_order(self.n_features, order)  # validates
         with torch.no_grad():
             weight, bias = self.coupling.detach().to(x.dtype), self.bias.detach().to(x.dtype)
-            noise = torch.logit(torch.rand(x.shape, dtype=x.dtype, device=x.device, generator=generator))
-            if order == "reverse":
-                return systematic_scan(x.flip(1), weight.flip(0, 1), bias.flip(0), noise, backend).flip(1)
-            return systematic_scan(x, weight, bias, noise, backend)
+            return sweep(x, weight, bias, generator=generator, order=order, backend=backend)
 
     def flip_gaps(self, x: torch.Tensor) -> torch.Tensor:
-        """``E(x) - E(x^(i))`` from the local fields: ``-(2 x_i - 1) f_i``, no extra energy evaluation."""
+        """:math:`E(x) - E(x^{(i)})` from the local fields: ``-(2 x_i - 1) f_i``, no extra energy evaluation."""
         return -(2 * x - 1) * self.local_fields(x)
 
-    def at_temperature(self, temperature: float) -> "BoltzmannMachine":
-        """The same model at temperature ``T``: ``p_T(x) ∝ exp(-E(x)/T)``, as a new model."""
+    def at_temperature(self, temperature: float) -> BoltzmannMachine:
+        r"""The same model at temperature ``T``: :math:`p_T(x) \propto \exp(-E(x)/T)`, as a new model."""
         t = check_positive_float(temperature, "temperature")
         other = BoltzmannMachine(self.n_features, init_std=0.0, device=self.bias.device, dtype=self.bias.dtype)
         with torch.no_grad():
@@ -125,23 +120,15 @@ class BoltzmannMachine(EnergyModel):
             other.bias.copy_(self.bias / t)
         return other
 
-    def annealing_path(self, base: object):
-        """From independent units (an :class:`ebmlib.estimators.paths.Bernoulli` base with logits
-        ``b0``): couplings ``beta W`` and biases ``(1 - beta) b0 + beta b``, each a Boltzmann machine."""
-        from ..estimators.paths import Bernoulli, BoltzmannPath
-
-        if isinstance(base, Bernoulli):
-            return BoltzmannPath(self, base)
-        return super().annealing_path(base)
-
     @classmethod
     def random(
         cls,
         n_units: int,
         weight_std: float = 1.0,
         bias_std: float = 1.0,
+        *,
         generator: torch.Generator | None = None,
-    ) -> "BoltzmannMachine":
+    ) -> BoltzmannMachine:
         """A model with Gaussian random couplings and biases (a known ground truth for tests), made
         on the generator's device."""
         device = _factory_device(None, generator)

@@ -5,30 +5,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
 
 from .._validation import check_positive_float, check_positive_int
-from ..utils import _factory_device
-from ._init import conv2d, linear, spectral_normalized
+from ..utils import _factory_device, _shape, draw
+from ._init import M, conv2d, linear, spectral_normalized
 from .base import EnergyModel
 
 __all__ = ["GaussianEnergy", "MLPEnergy", "ConvEnergy", "DistributionEnergy"]
 
 
 def _sample_count(sample_shape: int | Sequence[int] | torch.Size) -> tuple[torch.Size, int]:
-    from ..utils import _shape
-
     shape = _shape(sample_shape)
     return shape, math.prod(shape)
 
 
 class GaussianEnergy(EnergyModel):
-    r"""Gaussian energy ``E(x) = 1/2 (x - mu)^T Lambda (x - mu)`` with ``Lambda = L L^T``.
+    r"""Gaussian energy :math:`E(x) = \tfrac{1}{2} (x - \mu)^\top \Lambda (x - \mu)` with :math:`\Lambda = L L^\top`.
 
     Its partition function is known in closed form,
-    ``log Z = d/2 log(2 pi) - 1/2 log det Lambda``, which makes it the ground truth for
+    :math:`\log Z = \tfrac{d}{2} \log(2 \pi) - \tfrac{1}{2} \log \det \Lambda`, which makes it the ground truth for
     every continuous method in the book. It samples like a ``torch.distributions`` object.
 
     Args:
@@ -74,36 +73,36 @@ class GaussianEnergy(EnergyModel):
 
     @property
     def precision(self) -> torch.Tensor:
-        """``Lambda = L L^T``, shape ``[d, d]``."""
+        r""":math:`\Lambda = L L^\top`, shape ``[d, d]``."""
         factor = self._factor(self.precision_tril)
         return factor @ factor.T
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
-        """``E(x)`` per row: ``[batch, d] -> [batch]``."""
+        """:math:`E(x)` per row: ``[batch, d] -> [batch]``."""
         z = (x - self._param(self.mean, x)) @ self._factor(x)
         return 0.5 * (z * z).sum(-1)
 
     def energy_and_score(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Both in closed form: the score is ``-Lambda (x - mu)``."""
+        r"""Both in closed form: the score is :math:`-\Lambda (x - \mu)`."""
         factor = self._factor(x)
         centred = x - self._param(self.mean, x)
         z = centred @ factor
         return 0.5 * (z * z).sum(-1), -(z @ factor.T)
 
     def closed_form_log_partition(self) -> torch.Tensor:
-        """``d/2 log 2 pi - 1/2 log det Lambda`` as a 0-d float64 tensor (differentiable)."""
+        r""":math:`\tfrac{d}{2} \log 2 \pi - \tfrac{1}{2} \log \det \Lambda`, a 0-d float64 tensor (differentiable)."""
         diag = torch.diagonal(self.precision_tril).to(torch.float64)
         return 0.5 * self.n_features * math.log(2 * math.pi) - torch.log(diag.abs()).sum()
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalized ``log p(x)`` per row, float64."""
+        r"""Normalized :math:`\log p(x)` per row, float64."""
         self.check_input(x)
         return -self.energy(x.to(torch.float64)) - self.closed_form_log_partition()
 
     def sample(
-        self, sample_shape: int | Sequence[int] | torch.Size = (), generator: torch.Generator | None = None
+        self, sample_shape: int | Sequence[int] | torch.Size = (), *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """Exact samples of shape ``sample_shape + (d,)``: ``x = mu + L^{-T} z`` with ``z ~ N(0, I)``.
+        r"""Exact samples of shape ``sample_shape + (d,)``: :math:`x = \mu + L^{-\top} z` with ``z ~ N(0, I)``.
 
         ``sample_shape`` may be an int ``n`` (the same as ``(n,)``).
         """
@@ -114,29 +113,29 @@ class GaussianEnergy(EnergyModel):
             x = torch.linalg.solve_triangular(factor.T, z.T, upper=True).T + self.mean
         return x.reshape(*shape, self.n_features)
 
-    def at_temperature(self, temperature: float) -> "GaussianEnergy":
+    def at_temperature(self, temperature: float) -> GaussianEnergy:
         """The same model at temperature ``T`` (precision divided by ``T``), as a new model."""
         t = check_positive_float(temperature, "temperature")
         return GaussianEnergy(self.n_features, self.mean.detach().clone(), self.precision.detach() / t).to(self.mean)
 
 
 class MLPEnergy(EnergyModel):
-    r"""A flexible energy on R^d: ``E(x) = f_theta(x) + ||x||^2 / (2 s^2)``.
+    r"""A flexible energy on :math:`\mathbb{R}^d`: :math:`E(x) = f_\theta(x) + \|x\|^2 / (2 s^2)`.
 
-    ``f_theta`` is a multilayer perceptron with smooth (SiLU) activations, so that the
+    :math:`f_\theta` is a multilayer perceptron with smooth (SiLU) activations, so that the
     score and its derivatives exist everywhere (score matching needs them). The weak
-    Gaussian envelope of width ``s`` keeps ``Z`` finite whatever the network learns. The
+    Gaussian envelope of width ``s`` keeps :math:`Z` finite whatever the network learns. The
     network runs in the dtype of its input (float64 rows give a float64 energy).
 
     Args:
         n_features: dimension ``d``.
         hidden: widths of the hidden layers.
-        envelope_std: ``s``; ``None`` removes the envelope (then ``Z`` may be infinite).
+        envelope_std: ``s``; ``None`` removes the envelope (then :math:`Z` may be infinite).
         spectral_norm: divide every weight matrix by its largest singular value (Miyato et
             al. 2018), a stabiliser for energies trained with Langevin negatives (Du and
             Mordatch 2019): it bounds how steep the network can make the energy.
         generator: random generator for the initial weights (PyTorch's default
-            initialisation, uniform in ``+-1/sqrt(fan_in)``), on ``device``.
+            initialisation, uniform in :math:`\pm 1 / \sqrt{\text{fan\_in}}`), on ``device``.
         device, dtype: where and in what precision the parameters live.
 
     Attributes:
@@ -171,7 +170,7 @@ class MLPEnergy(EnergyModel):
         self.net = nn.Sequential(*layers[:-1])
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
-        """``E(x)`` per row: ``[batch, d] -> [batch]``."""
+        """:math:`E(x)` per row: ``[batch, d] -> [batch]``."""
         h = x
         for layer in self.net:
             if isinstance(layer, nn.Linear):
@@ -185,12 +184,12 @@ class MLPEnergy(EnergyModel):
 
 
 class ConvEnergy(EnergyModel):
-    r"""A small convolutional energy for images: ``E(x) = f_theta(x) + ||x - m||^2 / (2 s^2)``.
+    r"""A small convolutional energy for images: :math:`E(x) = f_\theta(x) + \|x - m\|^2 / (2 s^2)`.
 
-    Rows are flattened one-channel images, ``[batch, h * w]``. ``f_theta`` is a 3x3
+    Rows are flattened one-channel images, ``[batch, h * w]``. :math:`f_\theta` is a 3x3
     convolution to ``channels[0]`` maps, then one 3x3 convolution with stride 2 for each
     further entry of ``channels``, a linear layer to ``hidden`` units and a linear layer to
-    one number, with the smooth swish activation ``x sigmoid(x)`` (SiLU) after every layer but
+    one number, with the smooth swish activation :math:`x \sigma(x)` (SiLU) after every layer but
     the last, as in the deep energy models of Du and Mordatch (2019): Langevin sampling and
     score-based training need a score that is continuous in ``x``. The network runs in the
     dtype of its input.
@@ -200,9 +199,9 @@ class ConvEnergy(EnergyModel):
             for MNIST.
         channels: feature maps of each convolution; all but the first halve the resolution.
         hidden: width of the dense layer.
-        envelope_std: ``s`` of a Gaussian envelope that keeps ``Z`` finite whatever the network
-            learns (``None``: no envelope, and ``Z`` may be infinite). With ``f_theta = 0`` the
-            model *is* the envelope, ``N(m, s^2 I)``: centred on the data and about as wide,
+        envelope_std: ``s`` of a Gaussian envelope that keeps :math:`Z` finite whatever the network
+            learns (``None``: no envelope, and :math:`Z` may be infinite). With :math:`f_\theta = 0` the
+            model *is* the envelope, :math:`\mathcal{N}(m, s^2 I)`: centred on the data and about as wide,
             it is also a good base for AIS and a good prior for fresh Langevin chains.
         envelope_mean: ``m``, ``[h * w]`` or a number (default 0); a buffer, not learned.
         spectral_norm: spectral normalisation of every layer (see :class:`MLPEnergy`).
@@ -236,9 +235,10 @@ class ConvEnergy(EnergyModel):
         centre = torch.as_tensor(envelope_mean, dtype=dtype or torch.get_default_dtype())
         if centre.dim() > 1 or (centre.dim() == 1 and centre.shape[0] != h * w):
             raise ValueError(f"envelope_mean must be a number or a [{h * w}] tensor, got shape {tuple(centre.shape)}")
+        self.envelope_mean: torch.Tensor
         self.register_buffer("envelope_mean", centre.expand(h * w).clone().to(device))
 
-        def wrap(layer: nn.Module) -> nn.Module:
+        def wrap(layer: M) -> M:
             return spectral_normalized(layer, generator) if spectral_norm else layer
 
         convs, width = [], 1
@@ -254,13 +254,17 @@ class ConvEnergy(EnergyModel):
         self.out = wrap(linear(hidden, 1, generator, device, dtype))
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
-        """``E(x)`` per row: ``[batch, h * w] -> [batch]``."""
+        """:math:`E(x)` per row: ``[batch, h * w] -> [batch]``."""
         act = nn.functional.silu
         z = x.reshape(-1, 1, *self.image_shape)
-        for conv in self.convs:
+        for conv in cast(list[nn.Conv2d], list(self.convs)):
             z = act(
                 nn.functional.conv2d(
-                    z, self._param(conv.weight, x), self._param(conv.bias, x), stride=conv.stride, padding=conv.padding
+                    z,
+                    self._param(conv.weight, x),
+                    self._param(cast(torch.Tensor, conv.bias), x),
+                    stride=conv.stride,
+                    padding=conv.padding,
                 )
             )
         z = act(nn.functional.linear(z.flatten(1), self._param(self.dense.weight, x), self._param(self.dense.bias, x)))
@@ -271,7 +275,7 @@ class ConvEnergy(EnergyModel):
         return e
 
     def envelope(self) -> torch.distributions.Distribution:
-        """The envelope ``N(m, s^2 I)`` as a distribution (a base for AIS, a prior for chains)."""
+        r"""The envelope :math:`\mathcal{N}(m, s^2 I)` as a distribution (a base for AIS, a prior for chains)."""
         if self.envelope_std is None:
             raise ValueError("this ConvEnergy has no envelope (envelope_std=None)")
         m = self.envelope_mean.detach()
@@ -279,9 +283,9 @@ class ConvEnergy(EnergyModel):
 
 
 class DistributionEnergy(EnergyModel):
-    """Wrap a ``torch.distributions`` object as an energy model: ``E(x) = -log_prob(x)``.
+    r"""Wrap a ``torch.distributions`` object as an energy model: :math:`E(x) = -\log p(x)`.
 
-    The result is normalized by construction (``log Z = 0``), so it serves as a target
+    The result is normalized by construction (:math:`\log Z = 0`), so it serves as a target
     with a known partition function and known samples, for instance a multimodal mixture.
     Float64 rows are scored in float64 (the distribution's float32 parameters are promoted).
 
@@ -297,7 +301,7 @@ class DistributionEnergy(EnergyModel):
         self.n_features = int(distribution.event_shape[0])
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
-        """``-log p(x)`` per row, ``[batch, d] -> [batch]``, in ``x``'s dtype."""
+        r""":math:`-\log p(x)` per row, ``[batch, d] -> [batch]``, in ``x``'s dtype."""
         return -self.distribution.log_prob(x).to(x.dtype)
 
     def closed_form_log_partition(self) -> torch.Tensor:
@@ -305,12 +309,10 @@ class DistributionEnergy(EnergyModel):
         return torch.zeros((), dtype=torch.float64)
 
     def sample(
-        self, sample_shape: int | Sequence[int] | torch.Size = (), generator: torch.Generator | None = None
+        self, sample_shape: int | Sequence[int] | torch.Size = (), *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """Exact samples of shape ``sample_shape + (d,)``, reproducible from ``generator``."""
-        from ..utils import draw
-
-        return draw(self.distribution, sample_shape, generator)
+        return draw(self.distribution, sample_shape, generator=generator)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """The exact log-density per row, ``[batch]``."""

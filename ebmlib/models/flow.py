@@ -1,4 +1,4 @@
-"""A small normalizing flow: a density that can both sample and evaluate ``log q(x)``.
+r"""A small normalizing flow: a density that can both sample and evaluate :math:`\log q(x)`.
 
 NCE needs a noise distribution with both abilities, and the closer it is to the data
 the more NCE learns per sample. A flow is the most flexible such distribution; it can
@@ -14,6 +14,8 @@ its inverse and its log-determinant cost one network evaluation.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -30,16 +32,14 @@ class _Coupling(nn.Module):
     def __init__(self, mask: torch.Tensor, hidden: int, generator: torch.Generator | None) -> None:
         super().__init__()
         d = mask.numel()
+        self.mask: torch.Tensor
         self.register_buffer("mask", mask)
-        self.net = nn.Sequential(
-            linear(d, hidden, generator),
-            nn.Tanh(),
-            linear(hidden, hidden, generator),
-            nn.Tanh(),
-            linear(hidden, 2 * d, generator),
-        )
-        nn.init.zeros_(self.net[-1].weight)  # start at the identity map
-        nn.init.zeros_(self.net[-1].bias)
+        first = linear(d, hidden, generator)
+        middle = linear(hidden, hidden, generator)
+        last = linear(hidden, 2 * d, generator)
+        nn.init.zeros_(last.weight)  # start at the identity map
+        nn.init.zeros_(last.bias)
+        self.net = nn.Sequential(first, nn.Tanh(), middle, nn.Tanh(), last)
 
     def _shift_scale(self, kept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         shift, log_scale = self.net(kept).chunk(2, dim=-1)
@@ -56,7 +56,8 @@ class _Coupling(nn.Module):
 
 
 class CouplingFlow(nn.Module):
-    """RealNVP density on R^d: ``x = f(z)``, ``z ~ N(0, I)``, with exact ``log q(x)``.
+    r"""RealNVP density on :math:`\mathbb{R}^d`: :math:`x = f(z)`, :math:`z \sim \mathcal{N}(0, I)`, with exact
+    :math:`\log q(x)`.
 
     It follows the ``torch.distributions`` interface that NCE uses for noise:
     ``sample``, ``rsample`` (differentiable in the flow's parameters) and ``log_prob``.
@@ -113,37 +114,41 @@ class CouplingFlow(nn.Module):
         return -0.5 * (z * z).sum(-1) - 0.5 * self.n_features * math.log(2 * math.pi)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """Exact ``log q(x)`` per row: ``[batch, d] -> [batch]``."""
+        r"""Exact :math:`\log q(x)` per row: ``[batch, d] -> [batch]``."""
         check_batch(x, "x", self.n_features)
         z = x.to(self.loc.dtype)
         log_det = torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)
         for layer in reversed(self.layers):
-            z, ld = layer.inverse(z)
+            z, ld = cast(_Coupling, layer).inverse(z)
             log_det = log_det + ld
         z = (z - self.loc) * torch.exp(-self.log_scale)
         log_det = log_det - self.log_scale.sum()
         return (self._base_log_prob(z) + log_det).to(x.dtype)
 
     def rsample_with_log_prob(
-        self, n_samples: int, generator: torch.Generator | None = None
+        self, sample_shape: int | Sequence[int] | torch.Size = (), *, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Samples ``[n, d]`` and their ``log q`` ``[n]``, both differentiable in the flow's parameters.
+        r"""Samples ``sample_shape + (d,)`` and their :math:`\log q` (``sample_shape``), both differentiable
+        in the flow's parameters (an int ``n`` means ``(n,)``).
 
         One forward pass gives both, which is what the entropy term of adversarial
         training and flow contrastive estimation need.
         """
-        check_positive_int(n_samples, "n_samples", allow_zero=True)
-        check_generator(generator, self.loc.device)
-        z = torch.randn(n_samples, self.n_features, generator=generator, device=self.loc.device, dtype=self.loc.dtype)
-        x, log_det = self._forward(z)
-        return x, self._base_log_prob(z) - log_det
-
-    def rsample(self, sample_shape: int | tuple = (), generator: torch.Generator | None = None) -> torch.Tensor:
-        """Differentiable samples of shape ``sample_shape + (d,)`` (an int ``n`` means ``(n,)``)."""
         shape, n = _sample_count(sample_shape)
-        return self.rsample_with_log_prob(n, generator)[0].reshape(*shape, self.n_features)
+        check_generator(generator, self.loc.device)
+        z = torch.randn(n, self.n_features, generator=generator, device=self.loc.device, dtype=self.loc.dtype)
+        x, log_det = self._forward(z)
+        return x.reshape(*shape, self.n_features), (self._base_log_prob(z) - log_det).reshape(shape)
 
-    def sample(self, sample_shape: int | tuple = (), generator: torch.Generator | None = None) -> torch.Tensor:
+    def rsample(
+        self, sample_shape: int | Sequence[int] | torch.Size = (), *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Differentiable samples of shape ``sample_shape + (d,)`` (an int ``n`` means ``(n,)``)."""
+        return self.rsample_with_log_prob(sample_shape, generator=generator)[0]
+
+    def sample(
+        self, sample_shape: int | Sequence[int] | torch.Size = (), *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Samples of shape ``sample_shape + (d,)`` with no gradient."""
         with torch.no_grad():
-            return self.rsample(sample_shape, generator)
+            return self.rsample(sample_shape, generator=generator)

@@ -1,8 +1,8 @@
-"""A neural n-gram language model: an energy model over a large discrete output.
+r"""A neural n-gram language model: an energy model over a large discrete output.
 
-``p(w | h) = exp(s(w, h)) / Z(h)`` with scores ``s(w, h) = u_w . phi(h) + b_w``, where
+:math:`p(w | h) = \exp(s(w, h)) / Z(h)` with scores :math:`s(w, h) = u_w \cdot \phi(h) + b_w`, where
 ``h`` is the previous ``context_size`` words and ``phi`` embeds and mixes them. Here the
-normalizer ``Z(h) = sum_w exp(s(w, h))`` is tractable but costs a pass over the whole
+normalizer :math:`Z(h) = \sum_w \exp(s(w, h))` is tractable but costs a pass over the whole
 vocabulary for every context: the output layer dominates training and inference once
 the vocabulary has tens of thousands of words. The objectives in
 :mod:`ebmlib.objectives.output_layer` train it without that pass.
@@ -23,7 +23,7 @@ __all__ = ["NeuralLM"]
 
 
 class NeuralLM(nn.Module):
-    """Bengio-style feed-forward language model with a linear output layer.
+    r"""Bengio-style feed-forward language model with a linear output layer.
 
     Args:
         vocab_size: number of words ``V`` (outputs).
@@ -31,7 +31,7 @@ class NeuralLM(nn.Module):
         embed_dim: width of the word embeddings.
         hidden_dim: width of the hidden features ``phi(h)``.
         unigram: optional ``[V]`` word frequencies; the output bias starts at their log, so
-            the untrained model is the (normalized) unigram model, ``log Z(h) = 0``.
+            the untrained model is the (normalized) unigram model, :math:`\log Z(h) = 0`.
         generator: random generator for the initial embeddings and hidden layer.
 
     Attributes:
@@ -89,32 +89,32 @@ class NeuralLM(nn.Module):
         return self.output(self.features(context))
 
     def log_partition(self, context: torch.Tensor) -> torch.Tensor:
-        """``log Z(h)`` per context, ``[batch]`` (a pass over the whole vocabulary)."""
+        r""":math:`\log Z(h)` per context, ``[batch]`` (a pass over the whole vocabulary)."""
         return torch.logsumexp(self.scores(context), dim=-1)
 
     def log_prob(self, context: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Normalized ``log p(w | h)`` per row, ``[batch]``: the full softmax."""
+        r"""Normalized :math:`\log p(w | h)` per row, ``[batch]``: the full softmax."""
         target = check_ids(target, "target", self.vocab_size, ())
         scores = self.scores(context)
         return scores.gather(1, target[:, None]).squeeze(1) - torch.logsumexp(scores, dim=-1)
 
     def unnormalized_log_prob(self, context: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """``s(w, h)`` per row, ``[batch]``: one output row per example and no normalizer.
+        r"""``s(w, h)`` per row, ``[batch]``: one output row per example and no normalizer.
 
-        Equals :meth:`log_prob` when the model is self-normalized (``log Z(h) = 0``).
+        Equals :meth:`log_prob` when the model is self-normalized (:math:`\log Z(h) = 0`).
         """
         target = check_ids(target, "target", self.vocab_size, ())
         phi = self.features(context)
         return (phi * self.output.weight[target]).sum(-1) + self.output.bias[target]
 
     def perplexity(self, context: torch.Tensor, target: torch.Tensor, log_normalizer: float | None = None) -> float:
-        """``exp(-mean log p(w | h))`` over the rows, with no gradient.
+        r""":math:`\exp(-\operatorname{mean} \log p(w | h))` over the rows, with no gradient.
 
         Args:
             context: ``[batch, context_size]`` word ids.
             target: ``[batch]`` word ids.
             log_normalizer: ``None`` for the full softmax; a number ``a`` to read ``s(w, h) - a``
-                as the log-probability without computing ``Z(h)`` (``0`` for a self-normalized
+                as the log-probability without computing :math:`Z(h)` (``0`` for a self-normalized
                 model), which is a true perplexity only if the model really is normalized.
         """
         with torch.no_grad():

@@ -1,12 +1,14 @@
-"""A model with its normalizer as a parameter: ``log p(x) = -E(x) + c``.
+r"""A model with its normalizer as a parameter: :math:`\log p(x) = -E(x) + c`.
 
-Noise-contrastive estimation cannot learn ``theta`` alone: the classifier it trains
+Noise-contrastive estimation cannot learn :math:`\theta` alone: the classifier it trains
 needs a *normalized* model density. :class:`LearnedNormalizer` supplies one by adding a
-free scalar ``c`` that stands for ``-log Z(theta)``; NCE learns it with the other
-parameters, and at NCE's optimum ``c = -log Z``.
+free scalar ``c`` that stands for :math:`-\log Z(\theta)`; NCE learns it with the other
+parameters, and at NCE's optimum :math:`c = -\log Z`.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import nn
@@ -17,14 +19,15 @@ __all__ = ["LearnedNormalizer"]
 
 
 class LearnedNormalizer(EnergyModel):
-    """Wrap ``model`` so that ``E'(x) = E(x) - c``, i.e. ``log p(x) = -E(x) + c``.
+    r"""Wrap ``model`` so that :math:`E'(x) = E(x) - c`, i.e. :math:`\log p(x) = -E(x) + c`.
 
-    The wrapper is normalized exactly when ``c = -log Z(model)``. A constant changes no
+    The wrapper is normalized exactly when :math:`c = -\log Z_\text{model}`. A constant changes no
     conditional, score or energy difference, so the wrapper keeps every capability of the
     wrapped model: :mod:`ebmlib.exact` enumerates it as it enumerates ``model`` (an RBM over
-    its smaller layer), and ``exact.log_partition`` of the wrapper is ``log Z(model) + c``
-    wherever ``log Z(model)`` is available exactly (by enumeration or in closed form). Gibbs
-    sweeps, flip gaps and annealing paths are those of ``model``.
+    its smaller layer), and ``exact.log_partition`` of the wrapper is :math:`\log Z_\text{model} + c`
+    wherever :math:`\log Z_\text{model}` is available exactly (by enumeration or in closed form). Gibbs
+    sweeps and flip gaps are those of ``model``; its annealing path is ``model``'s, shifted by ``c``
+    (:func:`ebmlib.estimators.annealing_path`).
 
     Args:
         model: any energy model (its parameters are trained together with ``c``).
@@ -32,7 +35,7 @@ class LearnedNormalizer(EnergyModel):
 
     Attributes:
         model: the wrapped model.
-        c: 0-d parameter, the estimate of ``-log Z(model)``.
+        c: 0-d parameter, the estimate of :math:`-\log Z_\text{model}`.
     """
 
     def __init__(self, model: EnergyModel, c: float = 0.0) -> None:
@@ -43,15 +46,15 @@ class LearnedNormalizer(EnergyModel):
         self.n_features = model.n_features
         self.is_binary = model.is_binary
         param = next(iter(model.parameters()), None)
-        factory = {} if param is None else {"device": param.device, "dtype": param.dtype}
+        factory: dict[str, Any] = {} if param is None else {"device": param.device, "dtype": param.dtype}
         self.c = nn.Parameter(torch.tensor(float(c), **factory))
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
-        """``E(x) - c`` per row: ``[batch, n] -> [batch]``."""
+        """:math:`E(x) - c` per row: ``[batch, n] -> [batch]``."""
         return self.model.energy(x) - self._param(self.c, x)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """The density the model claims, ``-E(x) + c``, per row (normalized only if ``c`` is right)."""
+        """The density the model claims, :math:`-E(x) + c`, per row (normalized only if ``c`` is right)."""
         self.check_input(x)
         return -self.energy(x)
 
@@ -68,13 +71,8 @@ class LearnedNormalizer(EnergyModel):
         inner = self.model.closed_form_log_partition()
         return None if inner is None else inner + self.c.to(torch.float64)
 
-    def gibbs_sweep(self, x: torch.Tensor, generator: torch.Generator | None = None, **options) -> torch.Tensor:
-        return self.model.gibbs_sweep(x, generator, **options)
+    def gibbs_sweep(self, x: torch.Tensor, *, generator: torch.Generator | None = None, **options) -> torch.Tensor:
+        return self.model.gibbs_sweep(x, generator=generator, **options)
 
     def flip_gaps(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.flip_gaps(x)
-
-    def annealing_path(self, base: object):
-        from ..estimators.paths import ShiftedPath
-
-        return ShiftedPath(self.model.annealing_path(base), self.c)

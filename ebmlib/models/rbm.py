@@ -11,7 +11,53 @@ from .._validation import check_positive_float, check_positive_int
 from ..utils import _factory_device
 from .base import Bipartite, EnergyModel, Enumeration
 
-__all__ = ["RBM"]
+__all__ = ["RBM", "block_gibbs"]
+
+
+def _draw_hidden(pre: torch.Tensor, beta: float, generator: torch.Generator | None) -> torch.Tensor:
+    """Hidden units on with probability ``sigmoid(beta * pre)`` (``pre = c + v W``)."""
+    return bernoulli_(torch.sigmoid(pre if beta == 1.0 else beta * pre), generator=generator)
+
+
+def _draw_visible(
+    h: torch.Tensor, weight: torch.Tensor, visible_bias: torch.Tensor, beta: float, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Visible units on with probability ``sigmoid(b + beta h W^T)``."""
+    return bernoulli_(torch.addmm(visible_bias, h, weight.T, alpha=beta).sigmoid_(), generator=generator)
+
+
+def block_gibbs(
+    v: torch.Tensor,
+    weight: torch.Tensor,
+    visible_bias: torch.Tensor,
+    hidden_bias: torch.Tensor,
+    *,
+    beta: float = 1.0,
+    hidden_pre: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    r"""One block-Gibbs step :math:`v \to h \to v'` of the RBM with weights :math:`\beta W`, hidden
+    biases :math:`\beta c` and visible biases :math:`b`, from raw tensors (no autograd).
+
+    :math:`h_j` is on with probability :math:`\sigma(\beta (c + v W)_j)`, then :math:`v'_i` with
+    :math:`\sigma(b_i + \beta (W h)_i)`: the step of :meth:`RBM.gibbs_sweep` (:math:`\beta = 1`) and
+    of the RBM annealing path of :mod:`ebmlib.estimators` (the tempered RBMs
+    :math:`p_\beta`), written once.
+
+    Args:
+        v: ``[chains, n_visible]`` 0/1 states.
+        weight: ``[n_visible, n_hidden]`` (:math:`W`, unscaled), in ``v``'s dtype.
+        visible_bias: ``[n_visible]`` (:math:`b`), in ``v``'s dtype.
+        hidden_bias: ``[n_hidden]`` (:math:`c`, unscaled), in ``v``'s dtype.
+        beta: the scale :math:`\beta` of the weights and hidden biases.
+        hidden_pre: :math:`c + v W` when the caller has it already (it is then not recomputed).
+        generator: random generator on ``v``'s device.
+
+    Returns:
+        The new ``[chains, n_visible]`` states.
+    """
+    pre = torch.addmm(hidden_bias, v, weight) if hidden_pre is None else hidden_pre
+    return _draw_visible(_draw_hidden(pre, beta, generator), weight, visible_bias, beta, generator)
 
 
 class _FreeEnergy(torch.autograd.Function):
@@ -42,10 +88,10 @@ class _FreeEnergy(torch.autograd.Function):
 
 
 class RBM(EnergyModel):
-    r"""Binary RBM: ``E(v, h) = -v^T W h - b^T v - c^T h``.
+    r"""Binary RBM: :math:`E(v, h) = -v^\top W h - b^\top v - c^\top h`.
 
     :meth:`energy` is the *free energy* of the visible units, with the hidden ones summed
-    out: ``F(v) = -b^T v - sum_j softplus(c_j + (v W)_j)``, so ``p(v) ∝ exp(-F(v))``.
+    out: :math:`F(v) = -b^\top v - \sum_j \operatorname{softplus}(c_j + (v W)_j)`, so :math:`p(v) \propto \exp(-F(v))`.
 
     Args:
         n_visible: number of visible units.
@@ -107,53 +153,57 @@ class RBM(EnergyModel):
         return _FreeEnergy.apply(v, p(self.weight, v), p(self.visible_bias, v), p(self.hidden_bias, v))
 
     def hidden_free_energy(self, h: torch.Tensor) -> torch.Tensor:
-        """Free energy of the hidden layer, visible units summed out: ``[batch, n_hidden] -> [batch]``.
+        r"""Free energy of the hidden layer, visible units summed out: ``[batch, n_hidden] -> [batch]``.
 
-        ``p(h) ∝ exp(-F_h(h))`` with ``F_h(h) = -c^T h - sum_i softplus(b_i + (W h)_i)``.
+        :math:`p(h) \propto \exp(-F_h(h))` with
+        :math:`F_h(h) = -c^\top h - \sum_i \operatorname{softplus}(b_i + (W h)_i)`.
         """
         return -(h @ self._param(self.hidden_bias, h)) - softplus(self.visible_logits(h)).sum(-1)
 
     def joint_energy(self, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """``E(v, h)`` for paired rows: ``[batch, n_visible], [batch, n_hidden] -> [batch]``."""
+        """:math:`E(v, h)` for paired rows: ``[batch, n_visible], [batch, n_hidden] -> [batch]``."""
         w = self._param(self.weight, v)
         return -((v @ w) * h).sum(-1) - v @ self._param(self.visible_bias, v) - h @ self._param(self.hidden_bias, v)
 
     # --- conditionals ---------------------------------------------------------------
     def hidden_logits(self, v: torch.Tensor) -> torch.Tensor:
-        """Log-odds of ``p(h_j = 1 | v)``: ``[batch, n_visible] -> [batch, n_hidden]``."""
+        """Log-odds of :math:`p(h_j = 1 | v)`: ``[batch, n_visible] -> [batch, n_hidden]``."""
         return torch.addmm(self._param(self.hidden_bias, v), v, self._param(self.weight, v))
 
     def visible_logits(self, h: torch.Tensor) -> torch.Tensor:
-        """Log-odds of ``p(v_i = 1 | h)``: ``[batch, n_hidden] -> [batch, n_visible]``."""
+        """Log-odds of :math:`p(v_i = 1 | h)`: ``[batch, n_hidden] -> [batch, n_visible]``."""
         return torch.addmm(self._param(self.visible_bias, h), h, self._param(self.weight, h).T)
 
-    def sample_hidden(self, v: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample_hidden(self, v: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``h ~ p(h | v)``, shape ``[batch, n_hidden]``."""
         with torch.no_grad():
-            return bernoulli_(self.hidden_logits(v).sigmoid_(), generator)
+            return _draw_hidden(self.hidden_logits(v), 1.0, generator)
 
-    def sample_visible(self, h: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample_visible(self, h: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``v ~ p(v | h)``, shape ``[batch, n_visible]``."""
         with torch.no_grad():
-            return bernoulli_(self.visible_logits(h).sigmoid_(), generator)
+            return _draw_visible(h, self._param(self.weight, h), self._param(self.visible_bias, h), 1.0, generator)
 
     # --- capabilities -----------------------------------------------------------------
     def gibbs_sweep(
-        self, v: torch.Tensor, generator: torch.Generator | None = None, *, order: str = "forward"
+        self, v: torch.Tensor, *, generator: torch.Generator | None = None, order: str = "forward"
     ) -> torch.Tensor:
-        """One block-Gibbs step ``v -> h -> v'``: all hidden units given ``v``, then all visible ones.
+        r"""One block-Gibbs step :math:`v \to h \to v'`: all hidden units given ``v``, then all visible ones.
 
         The step is reversible (``order`` changes nothing): its time reversal is itself.
-        Four tensor operations and two in-place Bernoulli draws; no autograd.
+        Four tensor operations and two in-place Bernoulli draws (:func:`block_gibbs`); no autograd.
         """
+        p = self._param
         with torch.no_grad():
-            return self.sample_visible(self.sample_hidden(v, generator), generator)
+            return block_gibbs(
+                v, p(self.weight, v), p(self.visible_bias, v), p(self.hidden_bias, v), generator=generator
+            )
 
     def flip_gaps(self, v: torch.Tensor) -> torch.Tensor:
-        """``F(v) - F(v^(i))`` for every visible unit, in closed form: ``[batch, n] -> [batch, n]``.
+        r""":math:`F(v) - F(v^{(i)})` for every visible unit, in closed form: ``[batch, n] -> [batch, n]``.
 
-        Flipping unit ``i`` moves ``b^T v`` by ``d_i b_i`` and every hidden pre-activation by
-        ``d_i W_i`` (``d_i = 1 - 2 v_i``), so the ``n`` gaps cost ``batch x n x n_hidden`` softplus
+        Flipping unit ``i`` moves :math:`b^\top v` by ``d_i b_i`` and every hidden pre-activation by
+        ``d_i W_i`` (:math:`d_i = 1 - 2 v_i`), so the ``n`` gaps cost ``batch x n x n_hidden`` softplus
         evaluations and no extra matrix product.
         """
         pre = self.hidden_logits(v)  # [B, H]
@@ -177,8 +227,8 @@ class RBM(EnergyModel):
             return Enumeration("hidden", self.n_hidden, lambda h: -self.hidden_free_energy(h), self._bipartite())
         return Enumeration("visible", self.n_visible, lambda v: -self.energy(v), self._bipartite())
 
-    def at_temperature(self, temperature: float) -> "RBM":
-        """The RBM with every parameter divided by ``T``: its *joint* energy is ``E(v, h) / T``.
+    def at_temperature(self, temperature: float) -> RBM:
+        """The RBM with every parameter divided by ``T``: its *joint* energy is :math:`E(v, h) / T`.
 
         (The free energy of the result is not ``F(v) / T``: summing out ``h`` does not commute
         with tempering.)
@@ -190,18 +240,6 @@ class RBM(EnergyModel):
                 theirs.copy_(mine / t)
         return other
 
-    def annealing_path(self, base: object):
-        """Salakhutdinov and Murray's path: ``W``, ``c`` scaled by ``beta``, ``b`` blended from the base's.
-
-        Applies when ``base`` is an :class:`ebmlib.estimators.paths.Bernoulli` base (independent
-        visible units); any other base gets the generic geometric path.
-        """
-        from ..estimators.paths import Bernoulli, RBMPath
-
-        if isinstance(base, Bernoulli):
-            return RBMPath(self, base)
-        return super().annealing_path(base)
-
     # --- constructors -----------------------------------------------------------------
     @classmethod
     def random(
@@ -210,8 +248,9 @@ class RBM(EnergyModel):
         n_hidden: int,
         weight_std: float = 1.0,
         bias_std: float = 1.0,
+        *,
         generator: torch.Generator | None = None,
-    ) -> "RBM":
+    ) -> RBM:
         """An RBM with Gaussian random weights and biases (a known ground truth for tests), made on
         the generator's device."""
         model = cls(n_visible, n_hidden, init_std=0.0, device=_factory_device(None, generator))

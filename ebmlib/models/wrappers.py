@@ -11,7 +11,7 @@ __all__ = ["Tempered"]
 
 
 class Tempered(EnergyModel):
-    """``model`` at temperature ``T``: ``E_T(x) = E(x) / T``, sharing ``model``'s parameters.
+    """``model`` at temperature ``T``: :math:`E_T(x) = E(x) / T`, sharing ``model``'s parameters.
 
     This is what :meth:`EnergyModel.at_temperature` returns for models whose family is not
     closed under scaling (an MLP energy, a wrapped ``torch.distributions`` object).
@@ -31,7 +31,7 @@ class Tempered(EnergyModel):
         self.is_binary = model.is_binary
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
-        """``E(x) / T`` per row: ``[batch, n] -> [batch]``."""
+        """:math:`E(x) / T` per row: ``[batch, n] -> [batch]``."""
         return self.model.energy(x) / self.temperature
 
     def energy_and_score(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -3,114 +3,100 @@
 The naive algorithm (:func:`~ebmlib.objectives.naive_mcmc`) burns in fresh chains from
 noise at every update. Two ways to avoid paying that again and again:
 
-* **CD-k** {Hinton 2002}: start the chains *at the data* and run ``k`` steps. Cheap and
+* **CD-k** (Hinton 2002): start the chains *at the data* and run ``k`` steps. Cheap and
   low-variance, but biased: regions the chains never reach in ``k`` steps from the data
   are never pushed down.
-* **PCD-k / SML** {Tieleman 2008; Younes 1998}: keep the chains from one update to the
+* **PCD-k / SML** (Tieleman 2008; Younes 1998): keep the chains from one update to the
   next and run ``k`` more steps. With small learning rates the chains stay close to
   the model's distribution, and the gradient is close to the exact one.
 
-``k`` keeps its name from the literature (CD-k). Persistent chains are state:
-:func:`~ebmlib.objectives.pcd` takes them and returns them (state in, state out);
-:class:`~ebmlib.objectives.PersistentCD` keeps them for you, with any kernel inside, optionally
-parallel tempering, and with ``state_dict`` so a checkpoint can store them.
-:class:`~ebmlib.objectives.FastPCD` adds Tieleman and Hinton's (2009) fast weights, which push the
-chains out of the modes they have just visited. :class:`~ebmlib.objectives.Centering` turns any of
-them into the centered gradient of Montavon and Mueller (2012).
+``k`` keeps its name from the literature (CD-k, PCD-k): it is the number of kernel steps per
+update, what the rest of ebmlib calls ``n_steps``.
+
+Persistent chains are state (:class:`~ebmlib.objectives.PCDState`):
+:func:`~ebmlib.objectives.pcd` takes the state and returns the new one, ``loss, state =
+pcd(model, x, state)``; :func:`~ebmlib.objectives.fast_pcd` does the same with Tieleman and
+Hinton's (2009) fast weights in the state, which push the chains out of the modes they have just
+visited. Any kernel runs the chains, parallel tempering
+(:class:`~ebmlib.samplers.ParallelTempering`) included, and ``centering=``
+(:class:`~ebmlib.objectives.Centering`) turns either into the centered gradient of Montavon and
+Mueller (2012), with the offsets in the state. :class:`~ebmlib.objectives.PersistentCD` and
+:class:`~ebmlib.objectives.FastPCD` are their thin wrappers for a training loop: they store the
+state (and the generator) and have ``state_dict`` so a checkpoint can store it.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 
-from .. import exact
-from .._validation import check_generator, check_positive_float, check_positive_int, check_probability
+from .._validation import (
+    check_generator,
+    check_kernel,
+    check_positive_float,
+    check_positive_int,
+    check_probability,
+)
+from ..exact import binary_states, chain_law
 from ..models import EnergyModel
-from ..samplers import Kernel, ParallelTempering, default_kernel
-from ..samplers.base import _check_kernel
+from ..samplers import Kernel, ParallelTempering, default_kernel, run_chain
+from ._state import load_generator, plain, save_generator
+from .centering import Centering, Offsets
 from .likelihood import contrastive_loss
 
-__all__ = ["cd", "expected_cd", "pcd", "PersistentCD", "FastPCD", "Centering"]
+__all__ = ["cd", "expected_cd", "pcd", "fast_pcd", "PCDState", "PersistentCD", "FastPCD"]
 
 
-class Centering:
-    r"""Centered gradients for an RBM (Montavon and Mueller 2012; Melchior, Fischer and Wiskott 2016).
+class PCDState(NamedTuple):
+    r"""The persistent state of PCD-k: ``PCDState(chains)`` starts it.
 
-    Write the energy with offsets ``mu`` (visible) and ``lambda`` (hidden),
-    ``E(v, h) = -(v - mu)^T W (h - lambda) - b'^T (v - mu) - c'^T (h - lambda)``, take the
-    likelihood gradient step in ``(W, b', c')`` and map it back: with ``<.>`` the data average
-    minus the model average and ``h^ = sigmoid(c + W^T v)``,
-
-        dW = <(v - mu)(h^ - lambda)^T>,   db = <v> - dW lambda,   dc = <h^> - dW^T mu.
-
-    The model is the same; only the direction of the step changes, which conditions the
-    problem far better when units are mostly on or mostly off. The offsets follow running
-    averages of the data's visible means and hidden probabilities (rate ``rate``).
-    ``mu = lambda = 0`` gives the plain gradient back.
-
-    Use it through the ``centering=`` argument of :func:`cd`, :func:`pcd`,
-    :class:`PersistentCD` and :class:`FastPCD`; it keeps its offsets in ``state_dict``.
-
-    Args:
-        rate: weight of the newest batch in the running averages of the offsets, in ``(0, 1]``.
+    ``chains`` are the persistent chains as the kernel's ``init`` takes them: ``[chains, n]``, or
+    ``[n_temperatures, chains, n]`` for :class:`~ebmlib.samplers.ParallelTempering` (whose
+    :math:`T = 1` replica gives the negatives); ``offsets`` the centering offsets (with
+    ``centering=``; ``None`` until the first update); ``fast`` the fast weights of
+    :func:`fast_pcd`, one tensor per ``model.parameters()`` (``None`` until the first update);
+    ``swap_rates`` the ``[n_temperatures - 1]`` swap acceptance rates of the last update, with
+    parallel tempering (else ``None``).
     """
 
-    def __init__(self, rate: float = 0.01) -> None:
-        self.rate = check_probability(rate, "rate", open_low=True)
-        self.mu: torch.Tensor | None = None
-        self.lam: torch.Tensor | None = None
+    chains: torch.Tensor
+    offsets: Offsets | None = None
+    fast: tuple[torch.Tensor, ...] | None = None
+    swap_rates: torch.Tensor | None = None
 
-    def update(self, model: EnergyModel, x: torch.Tensor) -> None:
-        """Move the offsets towards the means of batch ``x`` (the first batch sets them)."""
-        if not callable(getattr(model, "hidden_logits", None)):
-            raise TypeError(f"centering needs an RBM (a model with hidden_logits), got {type(model).__name__}")
-        with torch.no_grad():
-            mu, lam = x.mean(0), torch.sigmoid(model.hidden_logits(x)).mean(0)
-            if self.mu is None:
-                self.mu, self.lam = mu.clone(), lam.clone()
-            else:
-                self.mu.lerp_(mu, self.rate)
-                self.lam.lerp_(lam, self.rate)
+    @property
+    def negatives(self) -> torch.Tensor:
+        r"""The negative samples, the :math:`T = 1` chains ``[chains, n]``."""
+        return self.chains if self.chains.dim() == 2 else self.chains[0]
 
-    def surrogate(self, model: EnergyModel, v: torch.Tensor) -> torch.Tensor:
-        """Per row, a function whose parameter gradient is minus the centered statistics of ``v``."""
-        with torch.no_grad():
-            a = v - self.mu.to(v)
-            e = torch.sigmoid(model.hidden_logits(v)) - self.lam.to(v)
-            alpha = v - a * (e @ self.lam.to(v))[:, None]
-            gamma = torch.sigmoid(model.hidden_logits(v)) - e * (a @ self.mu.to(v))[:, None]
-        w, b, c = model.weight, model.visible_bias, model.hidden_bias
-        return -((a @ w.to(v)) * e).sum(1) - alpha @ b.to(v) - gamma @ c.to(v)
-
-    def loss(self, model: EnergyModel, x: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
-        """The centered counterpart of :func:`contrastive_loss` (its value means nothing; its gradient does)."""
-        self.update(model, x)
-        return self.surrogate(model, x).mean() - self.surrogate(model, negatives.detach()).mean()
-
-    def state_dict(self) -> dict:
-        return {} if self.mu is None else {"mu": self.mu.clone(), "lam": self.lam.clone()}
-
-    def load_state_dict(self, state: dict) -> None:
-        if "mu" in state:
-            self.mu, self.lam = state["mu"].clone(), state["lam"].clone()
+    @classmethod
+    def from_dict(cls, state: dict) -> PCDState:
+        """The state from the plain ``dict`` that a wrapper's ``state_dict`` stores."""
+        offsets = state.get("offsets")
+        fast = state.get("fast")
+        return cls(
+            state["chains"].clone(),
+            None if offsets is None else Offsets(offsets["visible"].clone(), offsets["hidden"].clone()),
+            None if fast is None else tuple(f.clone() for f in fast),
+            state.get("swap_rates"),
+        )
 
 
-def _loss(model: EnergyModel, x: torch.Tensor, negatives: torch.Tensor, centering: Centering | None) -> torch.Tensor:
+def _loss(
+    model: EnergyModel,
+    x: torch.Tensor,
+    negatives: torch.Tensor,
+    centering: Centering | None,
+    offsets: Offsets | None,
+) -> tuple[torch.Tensor, Offsets | None]:
+    """The (centered, with ``centering``) contrastive loss, and the offsets moved by the batch."""
     if centering is None:
-        return contrastive_loss(model, x, negatives)
-    model.check_input(negatives, "negatives")
-    return centering.loss(model, x, negatives)
-
-
-def _run(kernel: Kernel, model: EnergyModel, x: torch.Tensor, n_steps: int, generator) -> torch.Tensor:
-    """``n_steps`` of ``kernel`` from ``x`` (already checked), returning the new states."""
-    state = kernel.init(model, x)
-    for _ in range(n_steps):
-        state, _ = kernel.step(model, state, generator)
-    return state.x
+        return contrastive_loss(model, x, negatives), offsets
+    offsets = centering.update(model, x, offsets)
+    return centering.loss(model, x, negatives, offsets), offsets
 
 
 def cd(
@@ -119,7 +105,7 @@ def cd(
     k: int = 1,
     *,
     kernel: Kernel | None = None,
-    centering: Centering | None = None,
+    offsets: Offsets | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """CD-k loss: negatives are ``k`` kernel steps started at the data batch ``x``.
@@ -127,23 +113,25 @@ def cd(
     Args:
         model: the model being trained.
         x: ``[batch, n]`` data.
-        k: kernel steps from the data (>= 1).
+        k: kernel steps from the data (>= 1; the literature's name).
         kernel: the sampler (default Gibbs for binary models, MALA otherwise).
-        centering: a :class:`Centering` for centered gradients (RBMs).
+        offsets: fixed centering :class:`~ebmlib.objectives.Offsets` for the centered gradient
+            of an RBM (offsets that follow running averages are state: see :func:`pcd`).
         generator: random generator on ``x``'s device.
     """
     check_positive_int(k, "k")
     model.check_input(x)
     check_generator(generator, x.device)
-    with torch.no_grad():
-        negatives = _run(kernel or default_kernel(model), model, x, k, generator)
-    return _loss(model, x, negatives, centering)
+    negatives = run_chain(kernel or default_kernel(model), model, x, k, generator=generator).x
+    if offsets is None:
+        return contrastive_loss(model, x, negatives)
+    return Centering().loss(model, x, negatives, offsets)
 
 
 def expected_cd(model: EnergyModel, x: torch.Tensor, k: int = 1) -> torch.Tensor:
     """The CD-k loss averaged *exactly* over the sampler's randomness (small models only).
 
-    The chains' law after ``k`` Gibbs steps from the data is ``q T^k``, with ``q`` the
+    The chains' law after ``k`` Gibbs steps from the data is :math:`q T^k`, with ``q`` the
     empirical distribution of ``x`` and ``T`` the exact transition matrix
     (:func:`ebmlib.exact.chain_law` propagates it). Its gradient is the expected CD-k update
     with no Monte Carlo noise, so a fit with it reaches CD-k's fixed point, which
@@ -155,45 +143,122 @@ def expected_cd(model: EnergyModel, x: torch.Tensor, k: int = 1) -> torch.Tensor
     with torch.no_grad():
         codes = (x.double() * 2 ** torch.arange(n, dtype=torch.float64, device=x.device)).sum(1).long()
         q = torch.bincount(codes, minlength=2**n).double() / len(x)
-        law = exact.chain_law(model, q, k)
-    states = exact.binary_states(n, device=x.device)
+        law = chain_law(model, q, k)
+    states = binary_states(n, device=x.device)
     return model.energy(x.double()).mean() - law @ model.energy(states)
+
+
+def _advance(
+    model: EnergyModel, state: PCDState, k: int, kernel: Kernel | None, generator: torch.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The chains moved ``k`` steps under ``model``, and the swap rates (parallel tempering)."""
+    chains = state.chains
+    model.check_input(chains if chains.dim() == 2 else chains[0], "chains")
+    kernel = kernel or default_kernel(model)
+    tempering = isinstance(kernel, ParallelTempering)
+    run = run_chain(kernel, model, chains, k, generator=generator, trace=("swap_rates",) if tempering else None)
+    if tempering:
+        return run.state.replicas, run.trace["swap_rates"].mean(0)
+    return run.x, None
+
+
+def _check_state(state: object) -> PCDState:
+    if not isinstance(state, PCDState):
+        raise TypeError(f"state must be a PCDState (PCDState(chains) to start), got {type(state).__name__}")
+    return state
 
 
 def pcd(
     model: EnergyModel,
     x: torch.Tensor,
-    chains: torch.Tensor,
+    state: PCDState,
     k: int = 1,
     *,
     kernel: Kernel | None = None,
     centering: Centering | None = None,
     generator: torch.Generator | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """PCD-k (SML) loss: advance the persistent ``chains`` by ``k`` steps and use them.
+) -> tuple[torch.Tensor, PCDState]:
+    """PCD-k (SML): advance the persistent chains by ``k`` steps and use them as negatives.
 
     Args:
         model: the model being trained.
         x: ``[batch, n]`` data.
-        chains: ``[chains, n]`` the persistent chains' current state.
-        k: kernel steps per update (>= 1).
-        kernel: the sampler (default Gibbs for binary models, MALA otherwise).
-        centering: a :class:`Centering` for centered gradients (RBMs).
+        state: the :class:`PCDState` (``PCDState(chains)`` for the first call).
+        k: kernel steps per update (>= 1; the literature's name).
+        kernel: the sampler (default Gibbs for binary models, MALA otherwise); a
+            :class:`~ebmlib.samplers.ParallelTempering` kernel runs a ladder of replicas
+            (``state.chains`` then ``[n_temperatures, chains, n]``).
+        centering: a :class:`~ebmlib.objectives.Centering` for centered gradients (RBMs); the
+            offsets are kept in the state.
         generator: random generator on ``x``'s device.
 
     Returns:
-        ``(loss, chains)``: the loss and the chains' new state, to pass to the next call.
+        ``(loss, state)``: the loss and the new state, to pass to the next call.
     """
     check_positive_int(k, "k")
     model.check_input(x)
     check_generator(generator, x.device)
+    state = _check_state(state)
+    chains, rates = _advance(model, state, k, kernel, generator)
+    loss, offsets = _loss(model, x, chains if chains.dim() == 2 else chains[0], centering, state.offsets)
+    return loss, state._replace(chains=chains, offsets=offsets, swap_rates=rates)
+
+
+def fast_pcd(
+    model: EnergyModel,
+    x: torch.Tensor,
+    state: PCDState,
+    k: int = 1,
+    *,
+    fast_lr: float = 0.05,
+    fast_decay: float = 0.95,
+    kernel: Kernel | None = None,
+    centering: Centering | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, PCDState]:
+    r"""Fast persistent contrastive divergence (Tieleman and Hinton, 2009).
+
+    The chains sample from a model with parameters :math:`\theta + \theta_\text{fast}`. After
+    every update the fast weights take the same gradient step as the model, with their own,
+    larger learning rate, and decay towards zero:
+
+    .. math::
+
+        \theta_\text{fast} \leftarrow \text{decay} \cdot \theta_\text{fast} - \text{fast\_lr} \cdot g,
+
+    where :math:`g` is the gradient of this loss. The fast weights raise the energy wherever
+    the chains have just been, pushing them on to other modes.
+
+    Args:
+        model, x, state, k, kernel, centering, generator: as in :func:`pcd`.
+        fast_lr: learning rate of the fast weights.
+        fast_decay: multiplicative decay of the fast weights per update (in ``(0, 1)``).
+
+    Returns:
+        ``(loss, state)``, the state's ``fast`` holding the new fast weights.
+    """
+    check_positive_int(k, "k")
+    check_positive_float(fast_lr, "fast_lr")
+    check_probability(fast_decay, "fast_decay", open_low=True, open_high=True)
+    model.check_input(x)
+    check_generator(generator, x.device)
+    state = _check_state(state)
+    params = list(model.parameters())
+    fast = state.fast if state.fast is not None else tuple(torch.zeros_like(p) for p in params)
+    shadow = copy.deepcopy(model).requires_grad_(False)  # the model at theta + theta_fast
     with torch.no_grad():
-        chains = _run(kernel or default_kernel(model), model, model.check_input(chains, "chains"), k, generator)
-    return _loss(model, x, chains, centering), chains
+        for s, p, f in zip(shadow.parameters(), params, fast):
+            s.copy_(p + f)
+    chains, rates = _advance(shadow, state, k, kernel, generator)
+    loss, offsets = _loss(model, x, chains if chains.dim() == 2 else chains[0], centering, state.offsets)
+    grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+    with torch.no_grad():
+        fast = tuple(f * fast_decay if g is None else f * fast_decay - fast_lr * g for f, g in zip(fast, grads))
+    return loss, PCDState(chains, offsets, fast, rates)
 
 
 class PersistentCD:
-    """PCD-k as a loss function that keeps its own chains: ``loss = pcd_loss(model, x)``.
+    """PCD-k as a loss that keeps its own state: ``loss = pcd_loss(model, x)`` (see :func:`pcd`).
 
     Args:
         chains: ``[chains, n]`` initial states of the persistent chains.
@@ -201,15 +266,14 @@ class PersistentCD:
         kernel: the sampler (default Gibbs for binary models, MALA otherwise).
         temperatures: if given, the chains are replicated over this temperature ladder
             (starting at 1) and advanced by :class:`~ebmlib.samplers.ParallelTempering`
-            around ``kernel``; the ``T = 1`` replica gives the negatives, and ``swap_rates``
+            around ``kernel``; the :math:`T = 1` replica gives the negatives, and ``swap_rates``
             reports the swap acceptance rates of the last update.
-        centering: a :class:`Centering` for centered gradients (RBMs).
+        centering: a :class:`~ebmlib.objectives.Centering` for centered gradients (RBMs).
         generator: random generator on the chains' device. Its state is part of
             :meth:`state_dict`, so a checkpointed run resumes bit for bit.
 
     Attributes:
-        replicas: ``[n_temperatures, chains, n]`` the persistent state (one temperature
-            unless ``temperatures`` is given); ``chains`` is ``replicas[0]``.
+        state: the :class:`PCDState`.
     """
 
     def __init__(
@@ -227,73 +291,54 @@ class PersistentCD:
             raise ValueError("chains must be a [chains, n] tensor")
         check_generator(generator, chains.device)
         if kernel is not None:
-            _check_kernel(kernel)
-        self.kernel = kernel
-        self.tempering = None if temperatures is None else ParallelTempering(kernel, temperatures)
-        n_temps = 1 if self.tempering is None else len(self.tempering.temperatures)
-        self.replicas = chains.detach().expand(n_temps, -1, -1).clone()
+            check_kernel(kernel)
+        self.kernel = kernel if temperatures is None else ParallelTempering(kernel, temperatures)
+        start = chains.detach()
+        if isinstance(self.kernel, ParallelTempering):
+            start = start.expand(len(self.kernel.temperatures), -1, -1)
+        self.state = PCDState(start.clone())
         self.centering = centering
         self.generator = generator
-        self.swap_rates: torch.Tensor | None = None
 
     @property
     def chains(self) -> torch.Tensor:
-        """The ``T = 1`` chains, ``[chains, n]``."""
-        return self.replicas[0]
+        """The :math:`T = 1` chains, ``[chains, n]``."""
+        return self.state.negatives
 
-    def advance(self, model: EnergyModel) -> torch.Tensor:
-        """Move the chains ``k`` steps under ``model`` and return the new ``T = 1`` states."""
-        model.check_input(self.chains, "chains")
-        with torch.no_grad():
-            if self.tempering is None:
-                kernel = self.kernel or default_kernel(model)
-                self.replicas = _run(kernel, model, self.chains, self.k, self.generator)[None]
-            else:
-                state = self.tempering.init(model, self.replicas)
-                rates = []
-                for _ in range(self.k):
-                    state, info = self.tempering.step(model, state, self.generator)
-                    rates.append(info.swap_rates)
-                self.replicas, self.swap_rates = state.replicas, torch.stack(rates).mean(0)
-        return self.chains
+    @property
+    def replicas(self) -> torch.Tensor:
+        """Every replica, ``[n_temperatures, chains, n]`` (one temperature without a ladder)."""
+        chains = self.state.chains
+        return chains if chains.dim() == 3 else chains[None]
+
+    @property
+    def swap_rates(self) -> torch.Tensor | None:
+        """The last update's swap acceptance rates (with ``temperatures``; else ``None``)."""
+        return self.state.swap_rates
 
     def __call__(self, model: EnergyModel, x: torch.Tensor) -> torch.Tensor:
-        return _loss(model, x, self.advance(model), self.centering)
+        loss, self.state = pcd(
+            model, x, self.state, self.k, kernel=self.kernel, centering=self.centering, generator=self.generator
+        )
+        return loss
 
     def state_dict(self) -> dict:
-        """The persistent state: replicas, generator state, centering offsets (tensors, safe to ``torch.save``)."""
-        state = {"replicas": self.replicas.clone()}
-        if self.generator is not None:
-            state["generator"] = self.generator.get_state()
-        if self.centering is not None:
-            state["centering"] = self.centering.state_dict()
-        return state
+        """The state and the generator's state, as tensors in plain containers (``torch.save``-safe)."""
+        return save_generator({"state": plain(self.state)}, self.generator)
 
     def load_state_dict(self, state: dict) -> None:
         """Restore what :meth:`state_dict` saved."""
-        if tuple(state["replicas"].shape) != tuple(self.replicas.shape):
+        saved = PCDState.from_dict(state["state"])
+        if tuple(saved.chains.shape) != tuple(self.state.chains.shape):
             raise ValueError(
-                f"saved replicas have shape {tuple(state['replicas'].shape)}, "
-                f"these chains have {tuple(self.replicas.shape)}"
+                f"saved chains have shape {tuple(saved.chains.shape)}, these have {tuple(self.state.chains.shape)}"
             )
-        self.replicas = state["replicas"].to(self.replicas).clone()
-        if self.generator is not None and "generator" in state:
-            self.generator.set_state(state["generator"])
-        if self.centering is not None and "centering" in state:
-            self.centering.load_state_dict(state["centering"])
+        self.state = saved._replace(chains=saved.chains.to(self.state.chains))
+        load_generator(state, self.generator)
 
 
 class FastPCD(PersistentCD):
-    r"""Fast persistent contrastive divergence (Tieleman and Hinton, 2009).
-
-    The chains sample from a model with parameters ``theta + theta_fast``. After every
-    update the fast weights take the same gradient step as the model, with their own,
-    larger learning rate, and decay towards zero:
-
-        theta_fast <- decay * theta_fast - fast_lr * grad,
-
-    where ``grad`` is the gradient of this loss. The fast weights raise the energy wherever
-    the chains have just been, pushing them on to other modes.
+    """Fast PCD as a loss that keeps its own state (see :func:`fast_pcd`).
 
     Args:
         chains, k, kernel, centering, generator: as in :class:`PersistentCD`.
@@ -315,35 +360,22 @@ class FastPCD(PersistentCD):
         super().__init__(chains, k, kernel=kernel, centering=centering, generator=generator)
         self.fast_lr = check_positive_float(fast_lr, "fast_lr")
         self.fast_decay = check_probability(fast_decay, "fast_decay", open_low=True, open_high=True)
-        self.fast: list[torch.Tensor] | None = None
-        self._shadow: EnergyModel | None = None
+
+    @property
+    def fast(self) -> tuple[torch.Tensor, ...] | None:
+        """The fast weights (``None`` before the first update)."""
+        return self.state.fast
 
     def __call__(self, model: EnergyModel, x: torch.Tensor) -> torch.Tensor:
-        model.check_input(x)
-        params = list(model.parameters())
-        if self._shadow is None:
-            self._shadow = copy.deepcopy(model).requires_grad_(False)
-            self.fast = [torch.zeros_like(p) for p in params] if self.fast is None else self.fast
-        with torch.no_grad():
-            for shadow, p, f in zip(self._shadow.parameters(), params, self.fast):
-                shadow.copy_(p + f)
-        loss = _loss(model, x, self.advance(self._shadow), self.centering)
-        grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
-        with torch.no_grad():
-            for f, g in zip(self.fast, grads):
-                f.mul_(self.fast_decay)
-                if g is not None:
-                    f.sub_(self.fast_lr * g)
+        loss, self.state = fast_pcd(
+            model,
+            x,
+            self.state,
+            self.k,
+            fast_lr=self.fast_lr,
+            fast_decay=self.fast_decay,
+            kernel=self.kernel,
+            centering=self.centering,
+            generator=self.generator,
+        )
         return loss
-
-    def state_dict(self) -> dict:
-        state = super().state_dict()
-        if self.fast is not None:
-            state["fast"] = [f.clone() for f in self.fast]
-        return state
-
-    def load_state_dict(self, state: dict) -> None:
-        super().load_state_dict(state)
-        if "fast" in state:
-            self.fast = [f.clone() for f in state["fast"]]
-            self._shadow = None

@@ -1,14 +1,17 @@
-"""Maximum likelihood, exactly (by enumeration) or with the negative phase sampled.
+r"""Maximum likelihood, exactly (by enumeration) or with the negative phase sampled.
 
-For ``p(x) = exp(-E(x)) / Z`` the gradient of the average negative log-likelihood of a
-batch splits in two:
+For :math:`p(x) = e^{-E(x)} / Z` the gradient of the average negative log-likelihood of a
+batch splits in two,
 
-    grad NLL = E_data[grad E(x)]  -  E_model[grad E(x)]
-               (positive phase)      (negative phase = -grad log Z)
+.. math::
 
-:func:`~ebmlib.objectives.contrastive_loss` is the scalar whose gradient is this difference with the model
-expectation replaced by an average over given samples ("negatives"); its *value* is not
-the NLL (that would need ``Z``), only its gradient estimates the NLL's.
+    \nabla_\theta \text{NLL}
+    = \underbrace{\mathbb{E}_\text{data}[\nabla_\theta E(x)]}_\text{positive phase}
+    - \underbrace{\mathbb{E}_\text{model}[\nabla_\theta E(x)]}_{\text{negative phase} \,=\, -\nabla_\theta \log Z}.
+
+:func:`~ebmlib.objectives.contrastive_loss` is the scalar whose gradient is this difference with
+the model expectation replaced by an average over given samples ("negatives"); its *value* is
+not the NLL (that would need :math:`Z`), only its gradient estimates the NLL's.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ def exact_nll(model: EnergyModel, x: torch.Tensor) -> torch.Tensor:
 
 
 def contrastive_loss(model: EnergyModel, x: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
-    """``mean E(x) - mean E(negatives)``: its gradient is the sampled NLL gradient.
+    r""":math:`\operatorname{mean} E(x) - \operatorname{mean} E(x^-)` (:math:`x^-`: the ``negatives``): its
+    gradient is the sampled NLL gradient.
 
     Args:
         model: the model being trained.
@@ -53,30 +57,32 @@ def naive_mcmc(
     model: EnergyModel,
     x: torch.Tensor,
     *,
-    burn_in: int,
+    n_steps: int,
     n_chains: int | None = None,
     kernel: Kernel | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """The naive MCMC estimate: fresh chains from uniform noise, ``burn_in`` kernel steps, then
-    :func:`contrastive_loss`. Every call pays the whole burn-in again; that cost is what
-    contrastive divergence and persistent chains remove.
+    """The naive MCMC estimate: fresh chains from uniform noise, ``n_steps`` kernel steps (the
+    burn-in), then :func:`contrastive_loss`. Every call pays the whole burn-in again; that cost
+    is what contrastive divergence and persistent chains remove.
 
     Args:
         model: a binary model.
         x: ``[batch, n]`` data.
-        burn_in: kernel steps per call (>= 1).
+        n_steps: kernel steps per call, the burn-in (>= 1).
         n_chains: number of fresh chains (default: the batch size).
         kernel: the sampler (default Gibbs).
         generator: random generator on ``x``'s device.
     """
-    check_positive_int(burn_in, "burn_in")
+    check_positive_int(n_steps, "n_steps")
     check_generator(generator, x.device)
     if not model.is_binary:
         raise TypeError(
             f"naive_mcmc starts chains from uniform 0/1 noise: it needs a binary model, got {type(model).__name__}"
         )
     n_chains = x.shape[0] if n_chains is None else check_positive_int(n_chains, "n_chains")
-    start = bernoulli_(torch.full((n_chains, model.n_features), 0.5, dtype=x.dtype, device=x.device), generator)
-    negatives = run_chain(kernel or default_kernel(model), model, start, burn_in, generator=generator)
+    start = bernoulli_(
+        torch.full((n_chains, model.n_features), 0.5, dtype=x.dtype, device=x.device), generator=generator
+    )
+    negatives = run_chain(kernel or default_kernel(model), model, start, n_steps, generator=generator).x
     return contrastive_loss(model, x, negatives)

@@ -1,11 +1,11 @@
-"""Criteria built from conditionals of single units or small sets: no ``Z`` anywhere.
+r"""Criteria built from conditionals of single units or small sets: no :math:`Z` anywhere.
 
-For binary ``x``, flipping unit ``i`` gives ``x^(i)``, and every ratio of the two
-probabilities is an energy difference. With the *gap* ``g_i(x) = E(x) - E(x^(i))``:
+For binary ``x``, flipping unit ``i`` gives :math:`x^{(i)}`, and every ratio of the two
+probabilities is an energy difference. With the *gap* :math:`g_i(x) = E(x) - E(x^{(i)})`:
 
-* the conditional of unit ``i`` is ``p(x_i | x_-i) = sigmoid(-g_i)``, so the
-  **pseudolikelihood** (Besag 1975) is ``sum_i log p(x_i | x_-i) = -sum_i softplus(g_i)``;
-* **ratio matching** (Hyvarinen 2007) fits ``sum_i sigmoid(g_i)^2``.
+* the conditional of unit ``i`` is :math:`p(x_i | x_{-i}) = \sigma(-g_i)`, so the
+  **pseudolikelihood** (Besag 1975) is :math:`\sum_i \log p(x_i | x_{-i}) = -\sum_i \operatorname{softplus}(g_i)`;
+* **ratio matching** (Hyvarinen 2007) fits :math:`\sum_i \sigma(g_i)^2`.
 
 Both need the ``n`` gaps of each example, which every model supplies through
 :meth:`~ebmlib.models.EnergyModel.flip_gaps`: a Boltzmann machine in closed form from its
@@ -13,7 +13,7 @@ local fields, an RBM in closed form from its hidden pre-activations, and any oth
 model from one batched energy evaluation of all ``n`` flipped copies.
 
 **Generalized pseudolikelihood** replaces single units by small sets ``S`` of units and
-enumerates the ``2^|S|`` values of each set exactly.
+enumerates the :math:`2^{|S|}` values of each set exactly.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def _check_binary_model(model: EnergyModel, x: torch.Tensor) -> None:
 
 
 def pseudolikelihood(model: EnergyModel, x: torch.Tensor) -> torch.Tensor:
-    """Negative log-pseudolikelihood, averaged over rows: ``-mean_x sum_i log p(x_i | x_-i)``.
+    r"""Negative log-pseudolikelihood, averaged over rows: :math:`-\operatorname{mean}_x \sum_i \log p(x_i | x_{-i})`.
 
     Args:
         model: a binary model.
@@ -53,11 +53,11 @@ def pseudolikelihood(model: EnergyModel, x: torch.Tensor) -> torch.Tensor:
 
 
 def random_conditional_pl(
-    model: EnergyModel, x: torch.Tensor, generator: torch.Generator | None = None
+    model: EnergyModel, x: torch.Tensor, *, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """An unbiased, cheap estimate of :func:`pseudolikelihood`: one random unit per row.
+    r"""An unbiased, cheap estimate of :func:`pseudolikelihood`: one random unit per row.
 
-    Each row contributes ``n * (-log p(x_i | x_-i))`` for one unit ``i`` drawn uniformly,
+    Each row contributes :math:`n \cdot (-\log p(x_i | x_{-i}))` for one unit ``i`` drawn uniformly,
     which costs two energy evaluations per row instead of ``n + 1``.
     """
     _check_binary_model(model, x)
@@ -71,9 +71,9 @@ def random_conditional_pl(
 
 
 def generalized_pseudolikelihood(model: EnergyModel, x: torch.Tensor, blocks: Sequence[Sequence[int]]) -> torch.Tensor:
-    """Negative generalized log-pseudolikelihood: ``-mean_x sum_S log p(x_S | x_-S)``.
+    r"""Negative generalized log-pseudolikelihood: :math:`-\operatorname{mean}_x \sum_S \log p(x_S | x_{-S})`.
 
-    Each conditional is exact: the ``2^|S|`` values of the set are enumerated. Blocks of
+    Each conditional is exact: the :math:`2^{|S|}` values of the set are enumerated. Blocks of
     equal size are evaluated together in one batched energy call.
 
     Args:
@@ -112,10 +112,10 @@ def generalized_pseudolikelihood(model: EnergyModel, x: torch.Tensor, blocks: Se
 
 
 def ratio_matching(model: EnergyModel, x: torch.Tensor) -> torch.Tensor:
-    """Ratio matching loss (Hyvarinen 2007): ``mean_x sum_i sigmoid(E(x) - E(x^(i)))^2``.
+    r"""Ratio matching loss (Hyvarinen 2007): :math:`\operatorname{mean}_x \sum_i \sigma(E(x) - E(x^{(i)}))^2`.
 
     Zero exactly when the model makes every observed state far more probable than each of
-    its one-flip neighbours; it never needs ``Z``.
+    its one-flip neighbours; it never needs :math:`Z`.
     """
     _check_binary_model(model, x)
     return torch.sigmoid(model.flip_gaps(x)).pow(2).sum(1).mean()

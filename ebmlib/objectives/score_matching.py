@@ -1,17 +1,22 @@
-"""Score matching: fit the score ``s(x) = grad_x log p~(x) = -grad_x E(x)``, which has no ``Z``.
+r"""Score matching: fit the score :math:`s(x) = \nabla_x \log \tilde p(x) = -\nabla_x E(x)`, which
+has no :math:`Z`.
 
-The Fisher divergence ``1/2 E_data ||s_theta(x) - s_data(x)||^2`` needs the data's score,
-which is unknown. Integrating by parts (Hyvarinen 2005) removes it, up to a constant:
+The Fisher divergence :math:`\tfrac{1}{2} \mathbb{E}_\text{data} \|s_\theta(x) - s_\text{data}(x)\|^2`
+needs the data's score, which is unknown. Integrating by parts (Hyvarinen 2005) removes it, up to
+a constant:
 
-    J(theta) = E_data[ 1/2 ||s_theta(x)||^2 + tr(grad_x s_theta(x)) ].
+.. math::
 
-* :func:`score_matching` computes the trace exactly: one vectorised backward pass over the
-  ``d`` unit vectors gives every diagonal entry of the Jacobian of the score, so its cost
-  still grows with the dimension ``d``.
-* :func:`sliced_score_matching` (Song et al. 2019) replaces the trace by random projections
-  ``v^T (grad_x s) v``, one extra backward pass whatever ``d``.
-* :func:`denoising_score_matching` (Vincent 2011) fits the score of the data blurred by
-  Gaussian noise of width ``sigma``, which is known in closed form: no second derivatives.
+    J(\theta) = \mathbb{E}_\text{data}\left[\tfrac{1}{2} \|s_\theta(x)\|^2
+    + \operatorname{tr}(\nabla_x s_\theta(x))\right].
+
+* :func:`~ebmlib.objectives.score_matching` computes the trace exactly: one vectorised backward pass over the
+  :math:`d` unit vectors gives every diagonal entry of the Jacobian of the score, so its cost
+  still grows with the dimension :math:`d`.
+* :func:`~ebmlib.objectives.sliced_score_matching` (Song et al. 2019) replaces the trace by random projections
+  :math:`v^\top (\nabla_x s) v`, one extra backward pass whatever :math:`d`.
+* :func:`~ebmlib.objectives.denoising_score_matching` (Vincent 2011) fits the score of the data blurred by
+  Gaussian noise of width :math:`\sigma`, which is known in closed form: no second derivatives.
 """
 
 from __future__ import annotations
@@ -50,9 +55,10 @@ def _differentiates_data(loss):
 
 @_differentiates_data
 def score_matching(model: EnergyModel, x: torch.Tensor) -> torch.Tensor:
-    """Exact score matching loss ``mean_x [1/2 ||s(x)||^2 + tr(grad_x s(x))]``.
+    r"""Exact score matching loss
+    :math:`\operatorname{mean}_x [\tfrac{1}{2} \|s(x)\|^2 + \operatorname{tr}(\nabla_x s(x))]`.
 
-    The trace needs ``d`` Jacobian-vector products, ``e_i^T grad_x s``; they run as one
+    The trace needs ``d`` Jacobian-vector products, :math:`e_i^\top \nabla_x s`; they run as one
     batched backward pass (``torch.autograd.grad(..., is_grads_batched=True)``), which is
     faster than ``d`` separate passes and than a per-example ``vmap(jacrev)``
     (``benchmarks/score_matching.py``).
@@ -78,13 +84,14 @@ def sliced_score_matching(
     variance_reduced: bool = True,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Sliced score matching: ``mean [v^T (grad_x s) v + 1/2 (v^T s)^2]`` over ``v ~ N(0, I)``.
+    r"""Sliced score matching: :math:`\operatorname{mean} [v^\top (\nabla_x s) v + \tfrac{1}{2} (v^\top s)^2]`
+    over :math:`v \sim \mathcal{N}(0, I)`.
 
     Args:
         model: a continuous model.
         x: ``[batch, d]`` data.
         n_projections: random directions per example.
-        variance_reduced: replace ``1/2 (v^T s)^2`` by its expectation ``1/2 ||s||^2``
+        variance_reduced: replace :math:`\tfrac{1}{2} (v^\top s)^2` by its expectation :math:`\tfrac{1}{2} \|s\|^2`
             (the SSM-VR form), which lowers the variance.
         generator: random generator on ``x``'s device.
     """
@@ -107,10 +114,11 @@ def denoising_score_matching(
     *,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Denoising score matching: ``mean 1/2 ||s(x + sigma e) + e / sigma||^2``, ``e ~ N(0, I)``.
+    r"""Denoising score matching: :math:`\operatorname{mean} \tfrac{1}{2} \|s(x + \sigma e) + e / \sigma\|^2`,
+    :math:`e \sim \mathcal{N}(0, I)`.
 
-    Its minimiser is the score of the data convolved with ``N(0, sigma^2 I)``: small
-    ``sigma`` means little bias and a noisy loss, large ``sigma`` the reverse.
+    Its minimiser is the score of the data convolved with :math:`\mathcal{N}(0, \sigma^2 I)`: small
+    :math:`\sigma` means little bias and a noisy loss, large :math:`\sigma` the reverse.
 
     Args:
         model: a continuous model.

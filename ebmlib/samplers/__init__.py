@@ -1,8 +1,8 @@
 """Markov chain samplers: kernels with states, run over many chains at once.
 
 Every sampler is a *kernel* (see :class:`Kernel`): ``init(model, x) -> State`` and
-``step(model, state, generator, **params) -> (State, Info)``, with ``NamedTuple`` states that
-carry what the next step reuses.
+``step(model, state, *, generator, **params) -> (State, Info)``, with ``NamedTuple`` states that
+carry what the next step reuses; kernels hold no mutable state of their own.
 
 * :class:`Gibbs`: each model's own Gibbs sweep (block Gibbs for RBMs, a compiled systematic
   scan for Boltzmann machines);
@@ -10,11 +10,14 @@ carry what the next step reuses.
 * :class:`Langevin`: unadjusted or Metropolis-adjusted Langevin dynamics (continuous);
 * :class:`ParallelTempering`: any kernel on a ladder of temperatures, with swap moves.
 
-:func:`run_chain` runs any kernel and records traces; :func:`gibbs`,
-:func:`metropolis_hastings`, :func:`langevin` and :func:`parallel_tempering` are its shortcuts.
+:func:`run_chain` runs any kernel and records traces, and returns a :class:`Chain` (final
+states ``.x``, final kernel state, traces); :func:`gibbs`, :func:`metropolis_hastings` and
+:func:`langevin` are its shortcuts and return the same. :func:`parallel_tempering` runs the
+tempering kernel and returns a :class:`TemperingResult`.
 """
 
-from .base import Chain, Kernel, default_kernel, run_chain
+from .base import Chain, Kernel, run_chain
+from .default import default_kernel
 from .gibbs import Gibbs, GibbsInfo, GibbsState, gibbs
 from .langevin import Langevin, LangevinInfo, LangevinState, langevin
 from .metropolis import MetropolisHastings, MHInfo, MHState, metropolis_hastings

@@ -1,18 +1,22 @@
-"""The kernel protocol every sampler follows, and the loop that runs any kernel.
+r"""The kernel protocol every sampler follows, and the loop that runs any kernel.
 
 A *kernel* is a Markov transition that works on many chains at once:
 
 * ``kernel.init(model, x) -> State`` checks the start states ``x`` (``[chains, n]``) and
   builds the kernel's state, a ``NamedTuple`` whose field ``x`` holds the chains and whose
   other fields carry what the next step reuses (an energy, a score);
-* ``kernel.step(model, state, generator=None, **params) -> (State, Info)`` makes one
+* ``kernel.step(model, state, *, generator=None, **params) -> (State, Info)`` makes one
   transition of every chain and reports what happened (``Info``, a ``NamedTuple``; for
   kernels that accept or reject, ``info.accepted`` is a ``[chains]`` bool tensor);
 * ``kernel.reversed()`` is the time reversal of the transition (the kernel itself when it is
   reversible), which linked importance sampling needs.
 
 ``params`` override the settings the kernel was built with, one step at a time (a step size,
-say). A kernel never changes a state in place, so states and traces can be kept.
+say). A kernel holds no mutable state of its own and never changes a state in place, so one
+kernel can serve many chains, and states and traces can be kept. A state's fields are the
+chains ``x`` and per-chain tensors (chains first) or ``None``; fields named ``energy`` and
+``score`` hold :math:`E(x)` and :math:`-\nabla_x E(x)` of the model the state was built for
+(parallel tempering relies on the names when it moves a chain to another temperature).
 
 Everything else composes around a kernel: :func:`run_chain` runs it and records traces,
 :class:`~ebmlib.samplers.ParallelTempering` is itself a kernel built from another one, and
@@ -26,10 +30,10 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .._validation import check_generator, check_positive_int
+from .._validation import check_generator, check_kernel, check_positive_int
 from ..utils import progress_range
 
-__all__ = ["Kernel", "Chain", "run_chain", "default_kernel"]
+__all__ = ["Kernel", "Chain", "run_chain"]
 
 Statistic = Callable[[Any, Any], torch.Tensor]
 
@@ -47,11 +51,11 @@ class Kernel:
         """Check ``x`` and build the state of the chains started at ``x``."""
         raise NotImplementedError
 
-    def step(self, model, state, generator: torch.Generator | None = None, **params):  # pragma: no cover
+    def step(self, model, state, *, generator: torch.Generator | None = None, **params):  # pragma: no cover
         """One transition of every chain: ``(state, info)``."""
         raise NotImplementedError
 
-    def reversed(self) -> "Kernel":
+    def reversed(self) -> Kernel:
         """The time-reversed kernel; reversible kernels (the default) return themselves."""
         return self
 
@@ -69,11 +73,12 @@ class Kernel:
 
 
 class Chain(NamedTuple):
-    """What :func:`run_chain` returns when asked for a trace: ``(x, state, trace)``.
+    """What :func:`run_chain` (and every sampler shortcut) returns: ``(x, state, trace)``.
 
-    ``x`` holds the chains' final states, ``[chains, n]``; ``state`` is the kernel's final
-    state (to continue the run with ``kernel.step``); ``trace`` maps each requested statistic
-    to its values stacked over steps, ``[n_steps, ...]``.
+    ``x`` holds the chains' final states, ``[chains, n]`` (a new tensor); ``state`` is the
+    kernel's final state (to continue the run with ``kernel.step``); ``trace`` maps each
+    requested statistic to its values stacked over steps, ``[n_steps, ...]`` (empty when no
+    trace was asked for).
     """
 
     x: torch.Tensor
@@ -104,13 +109,6 @@ def _statistics(trace: Sequence[str] | Mapping[str, Statistic]) -> dict[str, Sta
     return {name: field(name) for name in trace}
 
 
-def _check_kernel(kernel: object) -> None:
-    if not (callable(getattr(kernel, "init", None)) and callable(getattr(kernel, "step", None))):
-        raise TypeError(
-            f"kernel must have init(model, x) and step(model, state, generator, **params), got {type(kernel).__name__}"
-        )
-
-
 def run_chain(
     kernel: Kernel,
     model,
@@ -121,8 +119,9 @@ def run_chain(
     trace: Sequence[str] | Mapping[str, Statistic] | None = None,
     progress: bool = False,
     **params,
-) -> torch.Tensor | Chain:
-    """Run ``n_steps`` of ``kernel`` on every chain, starting at ``x``.
+) -> Chain:
+    """Run ``n_steps`` of ``kernel`` on every chain, starting at ``x``: the one loop every
+    sampler, objective and estimator of ebmlib runs its chains with.
 
     Args:
         kernel: any kernel (``init`` and ``step``).
@@ -137,10 +136,10 @@ def run_chain(
         params: settings passed to every ``kernel.step`` (overriding the kernel's own).
 
     Returns:
-        The final states ``[chains, n]`` (a new tensor), or with ``trace`` a :class:`Chain`
-        holding them, the final kernel state and the stacked traces.
+        A :class:`Chain`: the final states ``[chains, n]`` (a new tensor) as ``.x``, the final
+        kernel state and the stacked traces (``{}`` without ``trace``).
     """
-    _check_kernel(kernel)
+    check_kernel(kernel)
     check_positive_int(n_steps, "n_steps", allow_zero=True)
     stats = None if trace is None else _statistics(trace)
     state = kernel.init(model, x)
@@ -148,23 +147,9 @@ def run_chain(
     records: dict[str, list[torch.Tensor]] = {name: [] for name in stats or {}}
     with torch.no_grad():
         for _ in progress_range(n_steps, progress, type(kernel).__name__):
-            state, info = kernel.step(model, state, generator, **params)
+            state, info = kernel.step(model, state, generator=generator, **params)
             for name, fn in (stats or {}).items():
                 records[name].append(torch.as_tensor(fn(state, info)))
     final = state.x.clone() if state.x is x else state.x
-    if stats is None:
-        return final
     stacked = {name: torch.stack(values) if values else torch.empty(0) for name, values in records.items()}
     return Chain(final, state, stacked)
-
-
-def default_kernel(model) -> Kernel:
-    """The kernel ebmlib uses when none is given: Gibbs for binary models, MALA otherwise.
-
-    MALA (Metropolis-adjusted Langevin, step size 0.1) keeps the model exactly invariant,
-    which estimators of ``log Z`` need; pass your own kernel to tune the step.
-    """
-    from .gibbs import Gibbs
-    from .langevin import Langevin
-
-    return Gibbs() if getattr(model, "is_binary", False) else Langevin(0.1, adjusted=True)

@@ -5,7 +5,7 @@ How a sweep runs is the model's business (:meth:`ebmlib.models.EnergyModel.gibbs
 * :class:`~ebmlib.models.RBM`: block Gibbs, all hidden units given the visible ones, then all
   visible units given the hidden ones (two matrix products and two Bernoulli draws);
 * :class:`~ebmlib.models.BoltzmannMachine`: a systematic scan, one unit at a time, compiled
-  (see :mod:`ebmlib.samplers._scan`);
+  (``ebmlib.models._scan``);
 * any other binary model: a systematic scan whose conditionals are read off energy differences;
 * wrappers such as :class:`~ebmlib.models.LearnedNormalizer` use the sweep of the model they wrap.
 """
@@ -56,15 +56,15 @@ class Gibbs(Kernel):
         return GibbsState(model.check_input(x))
 
     def step(
-        self, model: EnergyModel, state: GibbsState, generator: torch.Generator | None = None, **params
+        self, model: EnergyModel, state: GibbsState, *, generator: torch.Generator | None = None, **params
     ) -> tuple[GibbsState, GibbsInfo]:
         settings = self._settings(params)
         options = {"order": settings["order"]}
         if settings["backend"] != "auto":
             options["backend"] = settings["backend"]
-        return GibbsState(mark_checked(model.gibbs_sweep(state.x, generator, **options), True)), GibbsInfo()
+        return GibbsState(mark_checked(model.gibbs_sweep(state.x, generator=generator, **options), True)), GibbsInfo()
 
-    def reversed(self) -> "Gibbs":
+    def reversed(self) -> Gibbs:
         flipped = "reverse" if self.params["order"] == "forward" else "forward"
         return Gibbs(order=flipped, backend=self.params["backend"])
 
@@ -78,7 +78,7 @@ def gibbs(
     trace=None,
     progress: bool = False,
     backend: str = "auto",
-) -> torch.Tensor | Chain:
+) -> Chain:
     """Run ``n_steps`` Gibbs sweeps on every chain: :func:`run_chain` with :class:`Gibbs`.
 
     Args:
@@ -91,6 +91,7 @@ def gibbs(
         backend: how a Boltzmann machine's scan runs (see :class:`Gibbs`).
 
     Returns:
-        A new ``[chains, n]`` tensor, same dtype and device as ``x`` (a :class:`Chain` with ``trace``).
+        A :class:`~ebmlib.samplers.Chain`; ``.x`` is a new ``[chains, n]`` tensor, same dtype and
+        device as ``x``.
     """
     return run_chain(Gibbs(backend=backend), model, x, n_steps, generator=generator, trace=trace, progress=progress)

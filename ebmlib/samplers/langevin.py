@@ -52,12 +52,12 @@ def _drift(score: torch.Tensor, max_score: float | None) -> torch.Tensor:
 
 
 class Langevin(Kernel):
-    """One Langevin step per chain; every step evaluates the model once (energy and score together).
+    r"""One Langevin step per chain; every step evaluates the model once (energy and score together).
 
     Args:
-        step_size: ``eps``.
+        step_size: :math:`\epsilon`.
         adjusted: accept or reject with the Metropolis-Hastings ratio (MALA).
-        noise_scale: ``sigma``; ``None`` for ``sqrt(2 eps)``, the value for which the target is
+        noise_scale: :math:`\sigma`; ``None`` for :math:`\sqrt{2 \epsilon}`, the value for which the target is
             the model itself. Any other value targets a tempered model (see the module docstring).
         max_score: clip each coordinate of the score to ``[-max_score, max_score]`` before the
             move (a stabiliser used when training deep energy models, Du and Mordatch 2019);
@@ -79,13 +79,6 @@ class Langevin(Kernel):
             "max_score": None if max_score is None else check_positive_float(max_score, "max_score"),
         }
 
-    def _all_accepted(self, x: torch.Tensor) -> torch.Tensor:
-        """``[chains]`` all True (one read-only tensor reused while the shape stays)."""
-        cached = getattr(self, "_accepted", None)
-        if cached is None or cached.shape[0] != x.shape[0] or cached.device != x.device:
-            cached = self._accepted = torch.ones((), dtype=torch.bool, device=x.device).expand(x.shape[0])
-        return cached
-
     def init(self, model: EnergyModel, x: torch.Tensor) -> LangevinState:
         if model.is_binary:
             raise TypeError(f"Langevin dynamics needs a continuous model, {type(model).__name__} is binary")
@@ -95,7 +88,7 @@ class Langevin(Kernel):
         return LangevinState(x, *model.energy_and_score(x))
 
     def step(
-        self, model: EnergyModel, state: LangevinState, generator: torch.Generator | None = None, **params
+        self, model: EnergyModel, state: LangevinState, *, generator: torch.Generator | None = None, **params
     ) -> tuple[LangevinState, LangevinInfo]:
         s = self._settings(params) if params else self.params
         eps = check_positive_float(s["step_size"], "step_size") if params else s["step_size"]
@@ -106,13 +99,16 @@ class Langevin(Kernel):
         noise = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
         proposal = torch.add(x, _drift(score, s["max_score"]), alpha=eps).add_(noise, alpha=sigma)
         if not s["adjusted"]:
-            return LangevinState(proposal, None, None), LangevinInfo(self._all_accepted(x))
+            return LangevinState(proposal, None, None), LangevinInfo(
+                torch.ones((), dtype=torch.bool, device=x.device).expand(x.shape[0])
+            )
         proposal_energy, proposal_score = model.energy_and_score(proposal)
 
         def log_q(to, frm, frm_score):  # log proposal density, up to a constant that cancels
             diff = to - frm - eps * _drift(frm_score, s["max_score"])
             return -(diff * diff).sum(-1) / (2 * sigma**2)
 
+        assert energy is not None  # MALA's states carry their energy
         log_ratio = energy - proposal_energy + log_q(x, proposal, proposal_score) - log_q(proposal, x, score)
         u = torch.rand(x.shape[0], dtype=x.dtype, device=x.device, generator=generator)
         accepted = torch.log(u) < log_ratio
@@ -136,22 +132,22 @@ def langevin(
     generator: torch.Generator | None = None,
     trace=None,
     progress: bool = False,
-) -> torch.Tensor | Chain:
-    """Run ``n_steps`` of (unadjusted or Metropolis-adjusted) Langevin dynamics (:class:`Langevin`).
+) -> Chain:
+    r"""Run ``n_steps`` of (unadjusted or Metropolis-adjusted) Langevin dynamics (:class:`Langevin`).
 
     Args:
         model: a continuous model.
         x: ``[chains, d]`` start states.
         n_steps: number of steps.
-        step_size: ``eps`` in the update above.
+        step_size: :math:`\epsilon` in the update above.
         adjusted: ``True`` for MALA (exact stationary distribution), ``False`` for ULA.
-        noise_scale: ``sigma`` (default ``sqrt(2 eps)``).
+        noise_scale: :math:`\sigma` (default :math:`\sqrt{2 \epsilon}`).
         generator: random generator on ``x``'s device.
         trace: statistics to record (see :func:`run_chain`), e.g. ``("accepted",)``.
         progress: show a progress bar.
 
     Returns:
-        The ``[chains, d]`` final states (a :class:`Chain` with ``trace``).
+        A :class:`Chain` (``.x``: the ``[chains, d]`` final states).
     """
     kernel = Langevin(step_size, adjusted=adjusted, noise_scale=noise_scale)
     return run_chain(kernel, model, x, n_steps, generator=generator, trace=trace, progress=progress)

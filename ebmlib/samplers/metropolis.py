@@ -52,7 +52,7 @@ class MetropolisHastings(Kernel):
             return MHState(x, model.energy(x))
 
     def step(
-        self, model: EnergyModel, state: MHState, generator: torch.Generator | None = None, **params
+        self, model: EnergyModel, state: MHState, *, generator: torch.Generator | None = None, **params
     ) -> tuple[MHState, MHInfo]:
         step_size = check_positive_float(self._settings(params)["step_size"], "step_size")
         x, energy = state
@@ -82,7 +82,7 @@ def metropolis_hastings(
     generator: torch.Generator | None = None,
     trace=None,
     progress: bool = False,
-) -> torch.Tensor | Chain:
+) -> Chain:
     """Run ``n_steps`` Metropolis-Hastings steps on every chain (:class:`MetropolisHastings`).
 
     Args:
@@ -96,7 +96,7 @@ def metropolis_hastings(
         progress: show a progress bar.
 
     Returns:
-        The ``[chains, n]`` final states (a :class:`Chain` with ``trace``).
+        A :class:`Chain` (``.x``: the ``[chains, n]`` final states).
     """
     return run_chain(
         MetropolisHastings(step_size), model, x, n_steps, generator=generator, trace=trace, progress=progress

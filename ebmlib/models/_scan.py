@@ -1,23 +1,29 @@
-"""The systematic-scan sweep of a fully visible Boltzmann machine.
+r"""The systematic-scan sweep of a fully visible Boltzmann machine.
 
 Unit ``i`` is redrawn from ``p(x_i | x_-i)``, whose log-odds is its local field
-``f_i = b_i + sum_j W_ij x_j``; units are visited in order ``0, 1, ..., n-1`` and each
+:math:`f_i = b_i + \sum_j W_{ij} x_j`; units are visited in order ``0, 1, ..., n-1`` and each
 draw sees the units already redrawn in this sweep. The scan is sequential by nature,
 so the work is organised to keep each step tiny:
 
 * all the randomness of a sweep is drawn up front, as logistic noise ``g``
-  (``x_i = 1`` exactly when ``f_i > g_i``, which happens with probability ``sigmoid(f_i)``);
+  (:math:`x_i = 1` exactly when ``f_i > g_i``, which happens with probability :math:`\sigma(f_i)`);
 * the fields of all units are computed once per sweep with one matrix product and then
   kept current: when unit ``i`` flips by ``d`` (+1 or -1), every field moves by ``d * W[i]``.
 
 On CPU the loop runs as compiled code through numba (the state, fields and noise are
 shared with the tensors, not copied); elsewhere, or without numba, the same loop runs
 as tensor operations. Both consume the same noise, so they give the same chains.
+
+:func:`sweep` is the one entry point: it draws the noise and scans in either order. The
+Boltzmann machine's Gibbs sweep and the Boltzmann-machine annealing path of
+:mod:`ebmlib.estimators` both call it.
 """
 
 from __future__ import annotations
 
 import torch
+
+from ..utils import logistic_noise
 
 try:  # numba is a dependency; the tensor loop below is the fallback and the CUDA path.
     import numba
@@ -35,7 +41,7 @@ try:  # numba is a dependency; the tensor loop below is the fallback and the CUD
                         fields[c, j] += delta * weight[i, j]
 
 except ImportError:  # pragma: no cover - exercised only where numba is missing
-    _scan_numba = None
+    _scan_numba = None  # type: ignore[assignment]
 
 
 def _scan_torch(x: torch.Tensor, fields: torch.Tensor, noise: torch.Tensor, weight: torch.Tensor) -> None:
@@ -79,3 +85,31 @@ def systematic_scan(
     else:
         _scan_torch(x, fields, noise, weight)
     return x
+
+
+def sweep(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    *,
+    generator: torch.Generator | None = None,
+    order: str = "forward",
+    backend: str = "auto",
+) -> torch.Tensor:
+    """One Gibbs sweep of the Boltzmann machine ``(weight, bias)`` from ``x``: a new tensor.
+
+    Args:
+        x: ``[chains, n]`` 0/1 states.
+        weight: ``[n, n]`` symmetric couplings with zero diagonal, in ``x``'s dtype.
+        bias: ``[n]``, in ``x``'s dtype.
+        generator: random generator on ``x``'s device (the sweep's logistic noise).
+        order: ``"forward"`` (units ``0, ..., n-1``) or ``"reverse"`` (``n-1, ..., 0``, the time
+            reversal of the forward scan).
+        backend: ``"auto"`` (numba on CPU when available), ``"numba"`` or ``"torch"``.
+    """
+    if order not in ("forward", "reverse"):
+        raise ValueError(f"order must be 'forward' or 'reverse', got {order!r}")
+    noise = logistic_noise(x, generator=generator)
+    if order == "reverse":
+        return systematic_scan(x.flip(1), weight.flip(0, 1), bias.flip(0), noise, backend).flip(1)
+    return systematic_scan(x, weight, bias, noise, backend)
