@@ -20,6 +20,10 @@ PyTorch loop (``loss.backward(); optimizer.step()``) or :func:`ebmlib.training.f
   are its state, held by a thin wrapper (:class:`FlowContrastive`, :class:`AdversarialBound`)
   that takes the flow's steps and returns the model's loss.
 
+Two functions here are not objectives but pieces of them: :func:`nce_accuracy` (a metric, the
+classifier's accuracy) and :func:`normalization_penalty` (a penalty term on given log
+normalizers).
+
 Names: a chain's length is ``n_steps`` and a number of chains ``n_chains``, as everywhere in
 ebmlib; ``k`` keeps its name from the literature in two places only, the kernel steps of CD-k
 and PCD-k and the noise samples per data point of NCE and its relatives.
