@@ -8,14 +8,21 @@ carry what the next step reuses.
   scan for Boltzmann machines);
 * :class:`MetropolisHastings`: random-walk Metropolis-Hastings (binary or continuous);
 * :class:`Langevin`: unadjusted or Metropolis-adjusted Langevin dynamics (continuous);
+* :class:`HMC`: Hamiltonian Monte Carlo, leapfrog steps with a Metropolis correction (continuous);
 * :class:`ParallelTempering`: any kernel on a ladder of temperatures, with swap moves.
 
+:func:`adapt_step_size` warms up a kernel with a ``step_size`` (MALA, HMC) while dual averaging
+tunes the step to a target acceptance rate (Hoffman and Gelman 2014).
+
 :func:`run_chain` runs any kernel and records traces; :func:`gibbs`,
-:func:`metropolis_hastings`, :func:`langevin` and :func:`parallel_tempering` are its shortcuts.
+:func:`metropolis_hastings`, :func:`langevin`, :func:`hmc` and :func:`parallel_tempering` are its
+shortcuts.
 """
 
+from .adaptation import Adapted, DualAveraging, DualAveragingState, adapt_step_size
 from .base import Chain, Kernel, default_kernel, run_chain
 from .gibbs import Gibbs, GibbsInfo, GibbsState, gibbs
+from .hmc import HMC, HMCInfo, HMCState, hmc, leapfrog
 from .langevin import Langevin, LangevinInfo, LangevinState, langevin
 from .metropolis import MetropolisHastings, MHInfo, MHState, metropolis_hastings
 from .tempering import ParallelTempering, TemperingInfo, TemperingResult, TemperingState, parallel_tempering
@@ -26,4 +33,6 @@ __all__ = [
     "MetropolisHastings", "MHState", "MHInfo", "metropolis_hastings",
     "Langevin", "LangevinState", "LangevinInfo", "langevin",
     "ParallelTempering", "TemperingState", "TemperingInfo", "TemperingResult", "parallel_tempering",
+    "HMC", "HMCState", "HMCInfo", "hmc", "leapfrog",
+    "DualAveraging", "DualAveragingState", "Adapted", "adapt_step_size",
 ]
