@@ -177,7 +177,11 @@ def adapt_step_size(
         target_accept: ``delta`` in ``(0, 1)``.
         per_chain: one step size per chain, each steered by its chain's acceptance probability
             (needs a kernel that takes a ``[chains]`` step size: HMC, MALA); else one step size
-            for all chains, steered by the mean acceptance probability.
+            for all chains, steered by the mean acceptance probability. Per chain, each update
+            sees one noisy acceptance probability, and the averaged iterate ends on the cautious
+            side: acceptance a few points above the target after a few hundred steps (about
+            +0.03 for MALA and +0.06 for HMC on Gaussians after 400), shrinking as the warm-up
+            grows. Shared adaptation averages over the chains and has no such bias.
         initial_step_size: ``eps_0`` (default the kernel's ``step_size``); a ``[chains]`` tensor
             only with ``per_chain``.
         gamma, t0, kappa: dual averaging's constants (see :class:`DualAveraging`).

@@ -24,6 +24,13 @@ energy and score from one pass), not ``L + 1``.
 
 The mass matrix ``M`` is diagonal here (``inverse_mass`` is ``M^{-1}``, a ``[d]`` tensor, the
 identity by default); a good ``M^{-1}`` is the target's variance per coordinate.
+
+With a fixed ``eps`` and ``L``, some trajectory lengths ``eps L`` nearly return to where they
+started (on a Gaussian, a multiple of half a period): such steps are accepted almost always and
+move almost nowhere, so the acceptance rate is not monotone in ``eps``. ``jitter`` draws each
+chain's step size afresh at every step, uniformly within ``eps (1 +- jitter)`` (Neal 2011,
+section 5.4.2.2), which smooths those resonances out; a step size drawn independently of the
+state keeps every step reversible.
 """
 
 from __future__ import annotations
@@ -132,10 +139,12 @@ class HMC(Kernel):
         step_size: ``eps``, a float or a ``[chains]`` tensor.
         n_leapfrog: ``L``, leapfrog steps per transition (model evaluations per step).
         inverse_mass: ``[d]`` diagonal of ``M^-1`` (``None``: identity).
+        jitter: in ``[0, 1)``; each chain's step is drawn uniformly in ``eps (1 +- jitter)`` at
+            every step (0: no jitter; see the module docstring).
     """
 
     def __init__(self, step_size: float | torch.Tensor = 0.1, n_leapfrog: int = 10, *,
-                 inverse_mass: torch.Tensor | None = None) -> None:
+                 inverse_mass: torch.Tensor | None = None, jitter: float = 0.0) -> None:
         if not isinstance(step_size, torch.Tensor):
             check_step_size(step_size, 1, torch.empty(0))
         if inverse_mass is not None:
@@ -143,7 +152,7 @@ class HMC(Kernel):
                 raise ValueError("inverse_mass must be None or a [d] tensor (the diagonal of M^-1)")
             _check_inverse_mass(inverse_mass, inverse_mass.shape[0])
         self.params = {"step_size": step_size, "n_leapfrog": check_positive_int(n_leapfrog, "n_leapfrog"),
-                       "inverse_mass": inverse_mass}
+                       "inverse_mass": inverse_mass, "jitter": _check_jitter(jitter)}
 
     def init(self, model: EnergyModel, x: torch.Tensor) -> HMCState:
         """Check ``x`` (``[chains, d]``) and compute its energy and score: one model evaluation."""
@@ -165,6 +174,7 @@ class HMC(Kernel):
         x, energy, score = state
         chains, d = x.shape
         eps = check_step_size(s["step_size"], chains, x)
+        jitter = _check_jitter(s["jitter"]) if params else s["jitter"]
         n_leapfrog = check_positive_int(s["n_leapfrog"], "n_leapfrog") if params else s["n_leapfrog"]
         inverse_mass = s["inverse_mass"]
         if inverse_mass is not None:
@@ -177,6 +187,9 @@ class HMC(Kernel):
             momentum = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
             if inverse_mass is not None:
                 momentum = momentum.div_(inverse_mass.sqrt())  # r ~ N(0, M)
+            if jitter > 0:
+                u = torch.rand(chains, 1, dtype=x.dtype, device=x.device, generator=generator)
+                eps = eps * (1 + jitter * (2 * u - 1))
             new_x, new_p, new_energy, new_score = leapfrog(model, x, momentum, score, eps, n_leapfrog, inverse_mass)
             new_energy = new_energy.detach()
             delta_h = (new_energy - energy) + 0.5 * (_kinetic(new_p, inverse_mass) - _kinetic(momentum, inverse_mass))
@@ -186,6 +199,12 @@ class HMC(Kernel):
             new = HMCState(torch.where(keep, new_x, x), torch.where(accepted, new_energy, energy),
                            torch.where(keep, new_score, score))
         return new, HMCInfo(accepted, acceptance_probability(-delta_h), delta_h)
+
+
+def _check_jitter(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"jitter must be a number in [0, 1), got {value!r}")
+    return float(value)
 
 
 def _kinetic(p: torch.Tensor, inverse_mass: torch.Tensor | None) -> torch.Tensor:
@@ -201,6 +220,7 @@ def hmc(
     step_size: float | torch.Tensor = 0.1,
     n_leapfrog: int = 10,
     inverse_mass: torch.Tensor | None = None,
+    jitter: float = 0.0,
     generator: torch.Generator | None = None,
     trace=None,
     progress: bool = False,
@@ -214,6 +234,7 @@ def hmc(
         step_size: leapfrog step ``eps``: a float or a ``[chains]`` tensor.
         n_leapfrog: leapfrog steps per transition.
         inverse_mass: ``[d]`` diagonal of ``M^-1`` (default identity).
+        jitter: draw each chain's step uniformly in ``step_size (1 +- jitter)`` at every step.
         generator: random generator on ``x``'s device.
         trace: statistics to record (see :func:`run_chain`), e.g. ``("accept_prob",)``.
         progress: show a progress bar.
@@ -221,5 +242,5 @@ def hmc(
     Returns:
         The ``[chains, d]`` final states (a :class:`Chain` with ``trace``).
     """
-    kernel = HMC(step_size, n_leapfrog, inverse_mass=inverse_mass)
+    kernel = HMC(step_size, n_leapfrog, inverse_mass=inverse_mass, jitter=jitter)
     return run_chain(kernel, model, x, n_steps, generator=generator, trace=trace, progress=progress)
