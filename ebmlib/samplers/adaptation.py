@@ -42,15 +42,11 @@ __all__ = ["DualAveraging", "DualAveragingState", "Adapted", "adapt_step_size"]
 
 
 class DualAveragingState(NamedTuple):
-    """The iterates of dual averaging after ``count`` updates, float64, shape ``[]`` (shared) or ``[chains]``.
-
-    Attributes:
-        log_step_size: ``log eps_t``, the step size the next step runs with.
-        log_step_size_avg: ``log epsbar_t``, the averaged iterate (the adapted step size).
-        error_avg: ``Hbar_t``, the running average of ``delta - alpha``.
-        mu: ``log(10 eps_0)``, the point the iterates are shrunk towards.
-        count: ``t``, the number of updates so far (an int).
-    """
+    """The iterates of dual averaging after ``count`` updates (float64 tensors of shape ``[]``
+    when shared, ``[chains]`` per chain): ``log_step_size`` is ``log eps_t``, the step the next
+    step runs with; ``log_step_size_avg`` is ``log epsbar_t``, the averaged iterate (the adapted
+    step size); ``error_avg`` is ``Hbar_t``, the running average of ``delta - alpha``; ``mu`` is
+    ``log(10 eps_0)``, the point the iterates are shrunk towards; ``count`` is ``t`` (an int)."""
 
     log_step_size: torch.Tensor
     log_step_size_avg: torch.Tensor
@@ -115,15 +111,14 @@ class DualAveraging:
 
 
 class Adapted(NamedTuple):
-    """What :func:`adapt_step_size` returns.
+    """What :func:`adapt_step_size` returns: ``(state, step_size, trace, dual_averaging)``.
 
-    Attributes:
-        state: the kernel's state at the end of the warm-up (continue the chains from ``state.x``).
-        step_size: the adapted step size, the averaged iterate ``epsbar``: a float (shared) or a
-            ``[chains]`` tensor in the chains' dtype (per chain). Hold it fixed from now on.
-        trace: ``"step_size"``, the step size each warm-up step ran with (``[n_steps]`` shared,
-            ``[n_steps, chains]`` per chain), and ``"accept_prob"``, ``[n_steps, chains]``.
-        dual_averaging: the final :class:`DualAveragingState`.
+    ``state`` is the kernel's state at the end of the warm-up (continue the chains from
+    ``state.x``). ``step_size`` is the adapted step size, the averaged iterate ``epsbar``: a float
+    (shared) or a ``[chains]`` tensor in the chains' dtype (per chain); hold it fixed from now on.
+    ``trace`` holds ``"step_size"``, the step size each warm-up step ran with (``[n_steps]``
+    shared, ``[n_steps, chains]`` per chain), and ``"accept_prob"``, ``[n_steps, chains]``.
+    ``dual_averaging`` is the final :class:`DualAveragingState`.
     """
 
     state: Any

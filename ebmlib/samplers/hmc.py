@@ -56,15 +56,10 @@ class HMCState(NamedTuple):
 
 
 class HMCInfo(NamedTuple):
-    """What one HMC step did, per chain.
-
-    Attributes:
-        accepted: ``[chains]`` bool, whether the proposal was accepted.
-        accept_prob: ``[chains]``, ``min(1, exp(-delta_h))`` (0 where the trajectory overflowed):
-            the quantity step-size adaptation steers to its target.
-        delta_h: ``[chains]``, ``H(x', r') - H(x, r)``, the integrator's energy error (zero for
-            exact dynamics; large or non-finite values flag a diverging trajectory).
-    """
+    """What one HMC step did, per chain: ``accepted`` (``[chains]`` bool), ``accept_prob``
+    (``[chains]``, ``min(1, exp(-delta_h))``, 0 where the trajectory overflowed: what step-size
+    adaptation steers) and ``delta_h`` (``[chains]``, ``H(x', r') - H(x, r)``, the integrator's
+    energy error: zero for exact dynamics, large or non-finite for a diverging trajectory)."""
 
     accepted: torch.Tensor
     accept_prob: torch.Tensor
