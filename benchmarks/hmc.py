@@ -23,7 +23,6 @@ Run: python benchmarks/hmc.py [--quick] [--device cuda]
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -106,13 +105,14 @@ def ebmlib_hmc(model, x0, n_steps, step, gen):
     return samplers.hmc(model, x0, n_steps, step_size=step, n_leapfrog=N_LEAPFROG, generator=gen)
 
 
-def sides(model, device, tebm, ebm, step, mala_step):
-    """name -> (hmc(x0, n_steps, trace) -> draws or trajectory [n_steps, chains, d], evaluations per step)."""
+def sides(model, device, tebm, ebm, step, mala_step, n_leapfrog=N_LEAPFROG, jittered=False):
+    """name -> run(x0, n_steps, trace=False): final draws ``[chains, d]``, or with ``trace`` every
+    step's draws ``[n_steps, chains, d]``."""
     gen = make_generator(1, device=device)
     run = {}
 
-    def ours(x0, n_steps, trace=False):
-        out = samplers.hmc(model, x0, n_steps, step_size=step, n_leapfrog=N_LEAPFROG, generator=gen,
+    def ours(x0, n_steps, trace=False, jitter=0.0):
+        out = samplers.hmc(model, x0, n_steps, step_size=step, n_leapfrog=n_leapfrog, jitter=jitter, generator=gen,
                            trace=("x",) if trace else None)
         return out.trace["x"] if trace else out
 
@@ -123,20 +123,22 @@ def sides(model, device, tebm, ebm, step, mala_step):
 
     def plain(x0, n_steps, trace=False):
         if not trace:
-            return plain_hmc(model.energy, x0, n_steps, step, N_LEAPFROG)
+            return plain_hmc(model.energy, x0, n_steps, step, n_leapfrog)
         xs, x = [], x0
         for _ in range(n_steps):
-            x = plain_hmc(model.energy, x, 1, step, N_LEAPFROG)
+            x = plain_hmc(model.energy, x, 1, step, n_leapfrog)
             xs.append(x)
         return torch.stack(xs)
 
     run["ebmlib HMC"] = ours
+    if jittered:
+        run["ebmlib HMC, jitter 0.2"] = lambda x0, n_steps, trace=False: ours(x0, n_steps, trace, 0.2)
     run["plain HMC"] = plain
     if tebm is not None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             sampler = tebm.samplers.HamiltonianMonteCarlo(torchebm_model(tebm.core, model), step_size=step,
-                                                          n_leapfrog_steps=N_LEAPFROG, device=device,
+                                                          n_leapfrog_steps=n_leapfrog, device=device,
                                                           dtype=torch.float32)
 
         def torchebm(x0, n_steps, trace=False):
@@ -147,7 +149,7 @@ def sides(model, device, tebm, ebm, step, mala_step):
 
         run["TorchEBM HMC"] = torchebm
     if ebm is not None:
-        ebm_hmc = ebm.HMC(step_size=step, leapfrog_steps=N_LEAPFROG)
+        ebm_hmc = ebm.HMC(step_size=step, leapfrog_steps=n_leapfrog)
         ebm_mala = ebm.MALA(step_size=mala_step)
 
         def ebmkit(x0, n_steps, trace=False):
@@ -196,10 +198,11 @@ def throughput(device, tebm, ebm, quick):
         mala_step = adapt(samplers.Langevin(0.01, adjusted=True), model, x0[:500], 0.574, 100 if not quick else 30,
                           gen).step_size
         run = sides(model, device, tebm, ebm, hmc_step, mala_step)
-        times = {name: time_call(lambda fn=fn: fn(x0, n_steps), 1 if quick else 3) for name, fn in run.items()}
+        times = {name: time_call(lambda fn=fn, x0=x0: fn(x0, n_steps), 1 if quick else 3) for name, fn in run.items()}
         warm = samplers.Langevin(mala_step, adjusted=True)
         times["ebmlib MALA warm-up"] = time_call(
-            lambda: samplers.adapt_step_size(warm, model, x0, n_steps, target_accept=0.574, generator=gen),
+            lambda w=warm, m=model, x0=x0, g=gen: samplers.adapt_step_size(w, m, x0, n_steps, target_accept=0.574,
+                                                                           generator=g),
             1 if quick else 3)
         print(f"  d = {d}: HMC step {hmc_step:.3g}, MALA step {mala_step:.3g}")
         print(f"    {'sampler':24s}{'evals/step':>11s}{'chains x steps / s':>20s}{'time / ebmlib':>15s}")
@@ -210,18 +213,21 @@ def throughput(device, tebm, ebm, quick):
 
 
 def ess_per_second(device, tebm, ebm, quick):
-    d, chains, n_steps = 32, (200 if quick else 1000), (60 if quick else 300)
+    """Min-over-coordinates bulk ESS per second. L = 5 keeps the trajectory (about 2.5) under a
+    period of every coordinate (2 pi sd >= 3.1): with L = 10 the coordinate whose period equals the
+    trajectory barely moves under a fixed step (a resonance; the jittered row shows the remedy)."""
+    d, chains, n_steps, n_leapfrog = 32, (200 if quick else 1000), (60 if quick else 300), 5
     std = torch.linspace(0.5, 1.0, d, device=device)
     model = AutogradGaussian(std).to(device)
     gen = make_generator(3, device=device)
     x0 = std * torch.randn(chains, d, device=device, generator=gen)  # exact samples: no burn-in needed
-    hmc_step = adapt(samplers.HMC(0.1, N_LEAPFROG), model, x0, 0.8, 200, gen).step_size
+    hmc_step = adapt(samplers.HMC(0.1, n_leapfrog), model, x0, 0.8, 200, gen).step_size
     mala_step = adapt(samplers.Langevin(0.1, adjusted=True), model, x0, 0.574, 200, gen).step_size
     print(f"2. ESS per second: {d}-D Gaussian (sd 0.5 to 1), {chains:,} chains x {n_steps} steps from exact "
-          f"samples; HMC step {hmc_step:.3g} (L = {N_LEAPFROG}), MALA step {mala_step:.3g} ({load()})")
+          f"samples; HMC step {hmc_step:.3g} (L = {n_leapfrog}), MALA step {mala_step:.3g} ({load()})")
     print(f"    {'sampler':24s}{'seconds':>9s}{'min bulk ESS':>14s}{'ESS / s':>10s}{'(ESS/s ebmlib) / (ESS/s)':>26s}")
     rows = {}
-    for name, fn in sides(model, device, tebm, ebm, hmc_step, mala_step).items():
+    for name, fn in sides(model, device, tebm, ebm, hmc_step, mala_step, n_leapfrog, jittered=True).items():
         start = time.perf_counter()
         draws = fn(x0, n_steps, trace=True)
         if device.type == "cuda":

@@ -91,7 +91,7 @@ def _chains(draws: object, name: str, min_steps: int, min_chains: int) -> tuple[
 
 
 def _split(x: torch.Tensor) -> torch.Tensor:
-    """Each chain's first and last halves as two chains: ``[v, m, n] -> [v, 2m, n // 2]`` (an odd middle draw is dropped)."""
+    """Each chain's halves as two chains: ``[v, m, n] -> [v, 2m, n // 2]`` (an odd middle draw is dropped)."""
     half = x.shape[2] // 2
     return torch.cat([x[:, :, :half], x[:, :, x.shape[2] - half:]], 1)
 
@@ -108,7 +108,7 @@ def _z_scale(x: torch.Tensor) -> torch.Tensor:
 
 
 def _fold(x: torch.Tensor) -> torch.Tensor:
-    """``|x - median|`` with each quantity's median over all its draws (the mean of the middle two for an even count)."""
+    """``|x - median|``, each quantity's median taken over all its draws (mean of the middle two if even)."""
     v = x.shape[0]
     ordered = x.reshape(v, -1).sort(1).values
     size = ordered.shape[1]

@@ -132,7 +132,7 @@ def test_hmc_satisfies_detailed_balance_on_a_1d_mixture(gen):
     model = DistributionEnergy(mixture)
     n = 400_000
     x = model.sample(n, generator=gen)
-    state, info = samplers.HMC(0.6, 3).step(model, samplers.HMC().init(model, x), gen)
+    state, _ = samplers.HMC(0.6, 3).step(model, samplers.HMC().init(model, x), gen)
     moved = (state.x != x).any(1).double().mean().item()
     assert 0.3 < moved < 0.95  # enough moves, and enough rejections, for the check to bite
     edges = torch.quantile(x[:20_000, 0], torch.linspace(0, 1, 17, dtype=torch.float64)[1:-1])

@@ -190,7 +190,8 @@ def adapt_step_size(
     _check_kernel(kernel)
     settings = getattr(kernel, "params", {})
     if "step_size" not in settings:
-        raise TypeError(f"kernel must have a step_size setting to adapt, {type(kernel).__name__} has {sorted(settings)}")
+        raise TypeError(f"kernel must have a step_size setting to adapt, {type(kernel).__name__} has "
+                        f"{sorted(settings)}")
     if "step_size" in params:
         raise TypeError("pass the first step size as initial_step_size, not step_size: adaptation sets it")
     check_positive_int(n_steps, "n_steps")
@@ -206,7 +207,8 @@ def adapt_step_size(
         elif not per_chain:
             raise ValueError("initial_step_size may be a [chains] tensor only with per_chain=True")
         elif tuple(eps0.shape) != (n_chains,):
-            raise ValueError(f"initial_step_size must be a float or a [{n_chains}] tensor, got shape {tuple(eps0.shape)}")
+            raise ValueError(f"initial_step_size must be a float or a [{n_chains}] tensor, got shape "
+                             f"{tuple(eps0.shape)}")
     else:
         eps0 = check_positive_float(eps0, "initial_step_size")
     if per_chain and not isinstance(eps0, torch.Tensor):

@@ -48,7 +48,8 @@ __all__ = ["HMC", "HMCState", "HMCInfo", "hmc", "leapfrog"]
 
 
 class HMCState(NamedTuple):
-    """The chains ``x`` ``[chains, d]``, their energies ``E(x)`` ``[chains]`` and scores ``-grad E(x)`` ``[chains, d]``."""
+    """The chains ``x`` ``[chains, d]``, their energies ``E(x)`` ``[chains]`` and scores ``-grad E(x)``
+    ``[chains, d]``."""
 
     x: torch.Tensor
     energy: torch.Tensor
