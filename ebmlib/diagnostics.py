@@ -90,7 +90,7 @@ def _chains(draws: object, name: str, min_steps: int, min_chains: int) -> tuple[
     return x.permute(2, 1, 0).contiguous(), out_shape
 
 
-def _split(x: torch.Tensor) -> torch.Tensor:
+def _halves(x: torch.Tensor) -> torch.Tensor:
     """Each chain's halves as two chains: ``[v, m, n] -> [v, 2m, n // 2]`` (an odd middle draw is dropped)."""
     half = x.shape[2] // 2
     return torch.cat([x[:, :, :half], x[:, :, x.shape[2] - half:]], 1)
@@ -192,7 +192,7 @@ def ess(draws: torch.Tensor, *, method: str = "bulk", split: bool = True) -> tor
     if method not in ("bulk", "basic"):
         raise ValueError(f"method must be 'bulk' or 'basic', got {method!r}")
     x, shape = _chains(draws, "draws", 8 if split else 4, 1)
-    x = _split(x) if split else x
+    x = _halves(x) if split else x
     if method == "bulk":
         x = _z_scale(x)
     return _ess_basic(x).reshape(shape)
@@ -227,7 +227,7 @@ def rhat(draws: torch.Tensor, *, method: str = "rank", split: bool = True) -> to
     if method not in ("rank", "basic"):
         raise ValueError(f"method must be 'rank' or 'basic', got {method!r}")
     x, shape = _chains(draws, "draws", 8 if split else 4, 1 if split else 2)
-    x = _split(x) if split else x
+    x = _halves(x) if split else x
     if method == "basic":
         return _rhat_basic(x).reshape(shape)
     bulk = _rhat_basic(_z_scale(x))
