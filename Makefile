@@ -75,6 +75,7 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/rbm_training.py
 	$(BIN)/python benchmarks/score_matching.py
 	$(BIN)/python benchmarks/langevin.py
+	$(BIN)/python benchmarks/hmc.py
 	$(BIN)/python benchmarks/ais.py
 	$(BIN)/python benchmarks/large_softmax.py
 

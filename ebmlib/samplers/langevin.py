@@ -23,6 +23,7 @@ import torch
 
 from .._validation import check_positive_float
 from ..models import EnergyModel
+from ._step_size import acceptance_probability, check_step_size
 from .base import Chain, Kernel, run_chain
 
 __all__ = ["Langevin", "LangevinState", "LangevinInfo", "langevin"]
@@ -42,9 +43,16 @@ class LangevinState(NamedTuple):
 
 
 class LangevinInfo(NamedTuple):
-    """``accepted``: ``[chains]`` bool (all True for the unadjusted kernel)."""
+    """``accepted``: ``[chains]`` bool (all True for the unadjusted kernel); ``accept_prob``:
+    MALA's ``[chains]`` acceptance probabilities ``min(1, MH ratio)`` (``None`` for the unadjusted kernel)."""
 
     accepted: torch.Tensor
+    accept_prob: torch.Tensor | None = None
+
+
+def _all_accepted(x: torch.Tensor) -> torch.Tensor:
+    """``[chains]`` of True: the unadjusted kernel accepts every move."""
+    return torch.ones((), dtype=torch.bool, device=x.device).expand(x.shape[0])
 
 
 def _drift(score: torch.Tensor, max_score: float | None) -> torch.Tensor:
@@ -55,7 +63,7 @@ class Langevin(Kernel):
     r"""One Langevin step per chain; every step evaluates the model once (energy and score together).
 
     Args:
-        step_size: :math:`\epsilon`.
+        step_size: :math:`\epsilon`; a step may override it with a ``[chains]`` tensor, one per chain.
         adjusted: accept or reject with the Metropolis-Hastings ratio (MALA).
         noise_scale: :math:`\sigma`; ``None`` for :math:`\sqrt{2 \epsilon}`, the value for which the target is
             the model itself. Any other value targets a tempered model (see the module docstring).
@@ -91,6 +99,8 @@ class Langevin(Kernel):
         self, model: EnergyModel, state: LangevinState, *, generator: torch.Generator | None = None, **params
     ) -> tuple[LangevinState, LangevinInfo]:
         s = self._settings(params) if params else self.params
+        if isinstance(s["step_size"], torch.Tensor):  # one step size per chain
+            return self._step_per_chain(model, state, generator, s)
         eps = check_positive_float(s["step_size"], "step_size") if params else s["step_size"]
         sigma = math.sqrt(2 * eps) if s["noise_scale"] is None else s["noise_scale"]
         x, energy, score = state
@@ -99,9 +109,7 @@ class Langevin(Kernel):
         noise = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
         proposal = torch.add(x, _drift(score, s["max_score"]), alpha=eps).add_(noise, alpha=sigma)
         if not s["adjusted"]:
-            return LangevinState(proposal, None, None), LangevinInfo(
-                torch.ones((), dtype=torch.bool, device=x.device).expand(x.shape[0])
-            )
+            return LangevinState(proposal, None, None), LangevinInfo(_all_accepted(x))
         proposal_energy, proposal_score = model.energy_and_score(proposal)
 
         def log_q(to, frm, frm_score):  # log proposal density, up to a constant that cancels
@@ -109,16 +117,41 @@ class Langevin(Kernel):
             return -(diff * diff).sum(-1) / (2 * sigma**2)
 
         assert energy is not None  # MALA's states carry their energy
-        log_ratio = energy - proposal_energy + log_q(x, proposal, proposal_score) - log_q(proposal, x, score)
+        log_ratio = (energy - proposal_energy + log_q(x, proposal, proposal_score) - log_q(proposal, x, score))
+        return self._accept(state, proposal, proposal_energy, proposal_score, log_ratio, generator)
+
+    def _accept(self, state: LangevinState, proposal: torch.Tensor, proposal_energy: torch.Tensor,
+                proposal_score: torch.Tensor, log_ratio: torch.Tensor,
+                generator: torch.Generator | None) -> tuple[LangevinState, LangevinInfo]:
+        x, energy, score = state
         u = torch.rand(x.shape[0], dtype=x.dtype, device=x.device, generator=generator)
         accepted = torch.log(u) < log_ratio
         keep = accepted[:, None]
-        new = LangevinState(
-            torch.where(keep, proposal, x),
-            torch.where(accepted, proposal_energy, energy),
-            torch.where(keep, proposal_score, score),
-        )
-        return new, LangevinInfo(accepted)
+        new = LangevinState(torch.where(keep, proposal, x), torch.where(accepted, proposal_energy, energy),
+                            torch.where(keep, proposal_score, score))
+        return new, LangevinInfo(accepted, acceptance_probability(log_ratio))
+
+    def _step_per_chain(self, model: EnergyModel, state: LangevinState, generator: torch.Generator | None,
+                        s: dict) -> tuple[LangevinState, LangevinInfo]:
+        """The same step with a ``[chains]`` tensor of step sizes (per-chain adaptation makes them)."""
+        x, energy, score = state
+        eps = check_step_size(s["step_size"], x.shape[0], x)  # [chains, 1]
+        sigma = torch.sqrt(2 * eps) if s["noise_scale"] is None else torch.full_like(eps, s["noise_scale"])
+        if score is None or (s["adjusted"] and energy is None):
+            energy, score = model.energy_and_score(x)
+        noise = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
+        proposal = x + eps * _drift(score, s["max_score"]) + sigma * noise
+        if not s["adjusted"]:
+            return LangevinState(proposal, None, None), LangevinInfo(_all_accepted(x))
+        proposal_energy, proposal_score = model.energy_and_score(proposal)
+
+        def log_q(to, frm, frm_score):
+            diff = to - frm - eps * _drift(frm_score, s["max_score"])
+            return -(diff * diff).sum(-1) / (2 * sigma[:, 0] ** 2)
+
+        log_ratio = energy - proposal_energy + log_q(x, proposal, proposal_score) - log_q(proposal, x, score)
+        return self._accept(LangevinState(x, energy, score), proposal, proposal_energy, proposal_score, log_ratio,
+                            generator)
 
 
 def langevin(

@@ -15,6 +15,7 @@ import torch
 
 from .._validation import check_positive_float
 from ..models import EnergyModel
+from ._step_size import acceptance_probability
 from .base import Chain, Kernel, run_chain
 
 __all__ = ["MetropolisHastings", "MHState", "MHInfo", "metropolis_hastings"]
@@ -28,9 +29,11 @@ class MHState(NamedTuple):
 
 
 class MHInfo(NamedTuple):
-    """``accepted``: ``[chains]`` bool, whether each chain's proposal was accepted."""
+    """``accepted``: ``[chains]`` bool, whether each chain's proposal was accepted; ``accept_prob``:
+    ``[chains]``, its probability ``min(1, exp(E(x) - E(x')))``."""
 
     accepted: torch.Tensor
+    accept_prob: torch.Tensor | None = None
 
 
 class MetropolisHastings(Kernel):
@@ -68,9 +71,11 @@ class MetropolisHastings(Kernel):
                 proposal = x + step_size * noise
             proposal_energy = model.energy(proposal)
             u = torch.rand(chains, dtype=x.dtype, device=x.device, generator=generator)
-            accepted = torch.log(u) < energy - proposal_energy
-            new = MHState(torch.where(accepted[:, None], proposal, x), torch.where(accepted, proposal_energy, energy))
-        return new, MHInfo(accepted)
+            log_ratio = energy - proposal_energy
+            accepted = torch.log(u) < log_ratio
+            new = MHState(torch.where(accepted[:, None], proposal, x),
+                          torch.where(accepted, proposal_energy, energy))
+        return new, MHInfo(accepted, acceptance_probability(log_ratio))
 
 
 def metropolis_hastings(
