@@ -11,7 +11,8 @@ in the text with its caption above it::
 
 It is numbered as a table ("Table 10.1"), so ``{numref}`tab-rbm``` refers to it. This is
 myst-nb's ``{glue:figure}`` with the node registered as a table (Sphinx numbers nodes by their
-class) and the caption moved above the table, where tables carry it.
+class); the caption, which HTML writes after the table, is shown above it (_assets/book.css),
+where tables carry it.
 """
 
 from __future__ import annotations
@@ -33,12 +34,6 @@ class GlueTableDirective(PasteFigureDirective):
                 # The node itself becomes a table (not a copy: the document's ids already point
                 # to it, and the numbering and {numref} look it up there).
                 node.__class__ = table_figure
-                captions = [c for c in node.children if isinstance(c, nodes.caption)]
-                for caption in captions:
-                    node.remove(caption)
-                node.children[0:0] = captions
-                for caption in captions:
-                    caption.parent = node
                 node["classes"] = list(dict.fromkeys(node["classes"] + ["ebm-glue-table"]))
         return out
 

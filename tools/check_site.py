@@ -250,7 +250,7 @@ WIDTHS = """(selectors) => {
       if (e.scrollWidth <= e.clientWidth + 1) return;
       if (reported.some(r => r.contains(e) || e.contains(r))) return;  // one report per block
       reported.push(e);
-      const lines = e.innerText.split('\\n');
+      const lines = e.textContent.split('\\n');
       const longest = lines.reduce((a, b) => b.length > a.length ? b : a, '');
       out.push({kind, scroll: e.scrollWidth, client: e.clientWidth, chars: longest.length,
                 line: longest.trim().slice(0, 60)});

@@ -75,9 +75,11 @@ def chapter_one():
         ## A table
         """),
         code("""
-        rows = [{"method": "CD-1", "test LL": (-150.112, 0.31), "updates": 740.33, "note": None},
-                {"method": "PCD", "test LL": (-19.0, 0.25), "updates": 600, "note": "persistent"},
-                {"method": "NCE", "test LL": (-31.5, float("nan")), "updates": 12, "note": None}]
+        rows = [
+            {"method": "CD-1", "test LL": (-150.112, 0.31), "updates": 740.33, "note": None},
+            {"method": "PCD", "test LL": (-19.0, 0.25), "updates": 600, "note": "persistent"},
+            {"method": "NCE", "test LL": (-31.5, float("nan")), "updates": 12, "note": None},
+        ]
         tab = book.table(rows, formats={"test LL": ".2f", "updates": ",d"},
                          units={"test LL": "nats"}, best={"test LL": "max"})
         ch.glue(tab_demo=tab)
