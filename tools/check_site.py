@@ -147,6 +147,11 @@ def load_config(root: Path = ROOT) -> tuple[dict, list[str]]:
     return config, entries
 
 
+def chapter_numbers(entries: list[str]) -> list[int]:
+    """The chapter numbers of the book: NN of every entry named .../NN_name."""
+    return sorted({int(m.group(1)) for e in entries if (m := re.search(r"(?:^|/)(\d{2})_", e))})
+
+
 def site_pages(html: Path) -> list[str]:
     """Every HTML page of the build, as paths relative to its root (assets excluded)."""
     pages = []
@@ -330,7 +335,7 @@ FIGURE_IMAGES = """() => [...document.querySelectorAll('article img')]
               natural: i.naturalWidth, shown: i.getBoundingClientRect().width}))"""
 
 # "chapter 3" in the text of a page, not inside a link.
-CHAPTER_MENTIONS = r"""() => {
+CHAPTER_MENTIONS = r"""(numbers) => {
   const skip = 'a, pre, code, script, style, mjx-container, .highlight, nav, header, footer, .bd-sidebar-primary, .bd-sidebar-secondary, .prev-next-area';
   const article = document.querySelector('article') || document.body;
   const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
@@ -338,9 +343,10 @@ CHAPTER_MENTIONS = r"""() => {
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     const el = n.parentElement;
     if (!el || el.closest(skip)) continue;
-    const re = /\b[Cc]hapters?\s+(\d+)/g;
+    const re = /\b[Cc]hapters?\s+(\d+)(?![.\d])/g;
     let m;
     while ((m = re.exec(n.textContent)) !== null) {
+      if (!numbers.includes(parseInt(m[1], 10))) continue;   // not one of this book's chapters
       const t = n.textContent;
       out.push(t.slice(Math.max(0, m.index - 25), m.index + m[0].length + 15).replace(/\s+/g, ' '));
     }
@@ -715,7 +721,7 @@ CHECKS = ["load", "network", "console", "images", "figures", "math", "math-width
 
 def check_page(report: Report, context, base: str, html: Path, name: str, config: dict,
                screenshots: Path, notebook: str | None, in_toc: bool, titles: dict,
-               root: Path = ROOT) -> None:
+               root: Path = ROOT, chapters: list[int] | None = None) -> None:
     """Every check of one page, and its screenshot."""
     page, visit = open_page(context, base + name, base)
     try:
@@ -736,7 +742,7 @@ def check_page(report: Report, context, base: str, html: Path, name: str, config
             check_folding(report, name, page.evaluate(UNFOLDED))
             check_plumbing(report, name, page.evaluate(UNFOLDED_CELLS))
             check_reprs(report, name, page.evaluate(REPRS))
-            check_chapter_links(report, name, page.evaluate(CHAPTER_MENTIONS))
+            check_chapter_links(report, name, page.evaluate(CHAPTER_MENTIONS, chapters or []))
         check_figure_text(report, name, page.evaluate(FIGURE_IMAGES), html, base)
         if in_toc:
             check_code_width(report, name, page.evaluate(WIDTHS, WIDTH_SELECTORS))
@@ -813,7 +819,8 @@ def main(argv: list[str] | None = None) -> int:
                 report.pages += 1
                 try:
                     check_page(report, context, base, html, name, config, args.screenshots,
-                               notebooks.get(name), name in entry_of, titles, args.root)
+                               notebooks.get(name), name in entry_of, titles, args.root,
+                               chapter_numbers(entries))
                     check_phone(report, context, base, name, args.screenshots)
                 except Exception as err:  # noqa: BLE001 - a page that does not load is a failure
                     report.fail(name, "load", f"{type(err).__name__}: {(str(err).splitlines() or [''])[0][:200]}")
