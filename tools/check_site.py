@@ -295,6 +295,13 @@ MATH_WIDTH = r"""() => {
     if (!math) return;
     const m = math.getBoundingClientRect();
     const display = c.getAttribute('display') === 'true';
+    // A formula inside a box that scrolls sideways (a wide table) is that box's business.
+    let p = c.parentElement, scrolled = false;
+    while (p && p !== article) {
+      if (['auto', 'scroll'].includes(getComputedStyle(p).overflowX)) { scrolled = true; break; }
+      p = p.parentElement;
+    }
+    if (scrolled) return;
     const box = display ? (c.closest('div.math, div.MathJax_Display, p, li, dd') || c.parentElement) : article;
     const b = box.getBoundingClientRect();
     const width = Math.min(b.width, column.width);
@@ -747,7 +754,8 @@ def check_page(report: Report, context, base: str, html: Path, name: str, config
         if in_toc:
             check_code_width(report, name, page.evaluate(WIDTHS, WIDTH_SELECTORS))
             titles[name] = page.evaluate("() => (document.querySelector('h1') || {}).innerText || ''")
-        page.screenshot(path=str(screenshots / (name[:-5].replace("/", "__") + ".png")), full_page=True)
+        page.screenshot(path=str(screenshots / (name[:-5].replace("/", "__") + ".png")), full_page=True,
+                        timeout=180000)
     finally:
         page.close()
 
@@ -758,7 +766,8 @@ def check_phone(report: Report, context, base: str, name: str, screenshots: Path
     try:
         check_sideways(report, name, page.evaluate(SIDEWAYS))
         check_math_width(report, name, page.evaluate(MATH_WIDTH), PHONE["width"])
-        page.screenshot(path=str(screenshots / (name[:-5].replace("/", "__") + "-390.png")), full_page=True)
+        page.screenshot(path=str(screenshots / (name[:-5].replace("/", "__") + "-390.png")), full_page=True,
+                        timeout=180000)
     finally:
         page.close()
 

@@ -15,7 +15,8 @@ the book's figure style and returns a :class:`Chapter`:
 * ``ch.glue(name=value)``: numbers, :func:`table` s and figures handed to the text (myst-nb's
   glue), so that no number in the prose is typed by hand;
 * :func:`table`: rows as a formatted table (units, "—", integers, ``mean ± std``);
-* :func:`number` and :func:`power`: numbers typeset for the text (``8.9 × 10⁻¹⁶``, $2^{784}$).
+* :func:`number` and :func:`power`: numbers typeset for the text (``8.9 × 10⁻¹⁶``, ``2⁷⁸⁴``),
+  as text or as maths.
 
 See the page guide of the book's repository for how a chapter uses them.
 """

@@ -1,4 +1,4 @@
-"""Numbers as a reader should see them: ``8.9 × 10⁻¹⁶`` or $8.9 \\times 10^{-16}$, never ``8.9e-16``.
+"""Numbers as a reader should see them: ``8.9 × 10⁻¹⁶`` (or typeset as maths), never ``8.9e-16``.
 
 A :class:`Typeset` number carries two renderings of one value: Unicode text (for
 ``{glue:text}``, tables and check lines) and TeX (for the ``{glue}`` role, which myst-nb
@@ -148,7 +148,7 @@ def number(value: object, spec: str = "", *, digits: int = 3, unit: str | None =
     Args:
         value: an int, float, numpy scalar or one-element tensor (not NaN, inf or None).
         spec: a Python format spec (``".3f"``, ``",d"``, ``".1e"``, ``".0%"``); empty: integers
-            in full (grouped by thousands from 10,000) and floats with ``digits`` significant
+            in full (grouped by thousands: 1,024) and floats with ``digits`` significant
             digits (trailing zeros dropped), fixed between 0.001 and 100,000, ``× 10ⁿ`` outside.
         digits: significant digits when ``spec`` is empty.
         unit: a unit written after the number (``"nats"``, ``"s"``), with a no-break space.
@@ -167,7 +167,7 @@ def number(value: object, spec: str = "", *, digits: int = 3, unit: str | None =
         raise TypeError(f"value must be a real number, got {type(value).__name__}: {value!r}")
     if not spec:
         if isinstance(value, numbers.Integral):
-            spec = ",d" if abs(value) >= 10_000 else "d"
+            spec = ",d"
         else:
             return _with_unit(tidy(_auto_text(float(value), digits)), unit)
     elif spec[-1:] in {"d", "n"} and not isinstance(value, numbers.Integral):
@@ -185,7 +185,7 @@ def _with_unit(out: Typeset, unit: str | None) -> Typeset:
 
 def power(base: int | float, exponent: int | float) -> Typeset:
     """``base`` to the ``exponent`` as written, not evaluated: ``power(2, 784)`` is ``2⁷⁸⁴``
-    ($2^{784}$)."""
+    (TeX ``2^{784}``)."""
     for name, v in (("base", base), ("exponent", exponent)):
         v = plain_value(v)
         _refuse_non_finite(v, name)

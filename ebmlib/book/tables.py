@@ -258,7 +258,7 @@ def _one(value: object, spec: Spec | None, where: str, inf: str | None) -> tuple
         if spec is None:
             return number(value).text, True, float(value)
         if isinstance(value, numbers.Integral) and not _is_int_spec(spec) and spec[-1:] not in {"e", "%"}:
-            return number(value, ",d" if abs(value) >= 10_000 else "d").text, True, float(value)
+            return number(value, ",d").text, True, float(value)
         return tidy(format(value, spec)).text, True, float(value)
     if callable(spec):
         out = spec(value)
