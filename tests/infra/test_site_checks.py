@@ -82,7 +82,7 @@ def test_screenshots_at_both_widths(site):
 def test_the_claims_page_lists_each_check_with_its_values_and_a_link(site):
     _, html, _, _ = site
     page = (html / "book" / "claims.html").read_text()
-    assert "2 claims in 2 chapters" in page
+    assert "2 claims in 2 chapters." in page
     assert "the estimate lands within <strong>0.1</strong> nats of the truth: off by <strong>0.016</strong>" in page
     assert 'href="01_demo.html#ebm-check-1"' in page and 'href="02_other.html#ebm-check-1"' in page
     assert 'id="ebm-check-1"' in (html / "book" / "01_demo.html").read_text()
