@@ -42,8 +42,9 @@ def site(tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed")
     book = make_minibook(tmp_path_factory.mktemp("minibook"), defects=True)
-    build = subprocess.run([shutil.which("jupyter-book") or "jupyter-book", "build", str(book),
-                            "--warningiserror", "--nitpick", "--keep-going"],
+    # jupyter-book's command, run by this interpreter (PATH need not hold the environment's bin)
+    build = subprocess.run([sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
+                            "build", str(book), "--warningiserror", "--nitpick", "--keep-going"],
                            capture_output=True, text=True)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-2000:]
     html = book / "_build" / "html"
