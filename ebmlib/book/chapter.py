@@ -125,7 +125,8 @@ class Chapter:
             earlier = self._glued_by.get(name)
             if earlier is not None and earlier[0] != value:
                 raise ValueError(f"{name} = {value.text} here, but the claim {earlier[1]!r} glued "
-                                 f"{name} = {earlier[0].text}; give each claim's values their own names")
+                                 f"{name} = {earlier[0].text}; give each claim's values their own names "
+                                 "(in a loop: check the worst case once, after the loop)")
         _display(stated)
         self.claims.append(stated)
         if not stated.passed:
