@@ -93,8 +93,8 @@ def test_notebooks_are_committed_without_outputs_and_check_their_claims(path):
     nb = nbformat.read(path, as_version=4)
     for cell in code_cells(nb):
         assert not cell.outputs and cell.execution_count is None, f"{path.name} has stored outputs"
-    assert any(re.search(r"^\s*assert ", c.source, re.M) for c in code_cells(nb)), (
-        f"{path.name} checks none of its claims with an assert"
+    assert any(re.search(r"^\s*assert |\bch\.check\(", c.source, re.M) for c in code_cells(nb)), (
+        f"{path.name} checks none of its claims (ch.check, or an assert)"
     )
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
 
@@ -109,11 +109,26 @@ def test_citations_exist_and_glued_names_are_defined(path):
     for group in re.findall(r"\{cite:[pt]\}`([^`]+)`", text):
         for key in group.split(","):
             assert key.strip() in keys, f"{path.name} cites unknown key {key}"
-    for name in re.findall(r"\{glue(?::text|:figure)?\}`?\s*([A-Za-z_][A-Za-z0-9_]*)", text):
+    for name in re.findall(r"\{glue(?::text|:figure|:md|-table)?\}`?\s*([A-Za-z_][A-Za-z0-9_]*)", text):
         prefixes = ["_".join(name.split("_")[:i]) for i in range(1, name.count("_") + 1)]
         glued = (re.search(rf'glue\("{re.escape(name)}"', code) or re.search(rf"\b{re.escape(name)}=", code)
                  or any(re.search(rf'\*\*\{{f"{re.escape(p)}_\{{', code) for p in prefixes))  # **{f"ll_{k}": ..}
         assert glued, f"{path.name} shows unglued {name}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapters_that_state_checked_claims_follow_the_page_rules(path):
+    """A chapter converted to the page rules (it states its claims with ch.check) keeps them:
+    no unfolded cell over 25 lines, no glue, check or bare assert in view, set-up and plotting
+    folded, "chapter N" as a link (tools/page_rules.py; the site check sees the same)."""
+    nb = nbformat.read(path, as_version=4)
+    if not any("ch.check(" in c.source for c in code_cells(nb)):
+        pytest.skip(f"{path.name} does not use ch.check yet")
+    sys.path.insert(0, str(ROOT / "tools"))
+    from page_rules import problems
+
+    found = problems(path)
+    assert not found, f"{path.name}: " + "; ".join(found)
 
 
 def test_labels_are_unique_across_the_book():

@@ -1,5 +1,11 @@
 """Sphinx fixes for this book, loaded through _config.yml's sphinx.local_extensions.
 
+Exercise solutions (sphinx-exercise's ``{solution}`` and gated ``{solution-start}`` /
+``{solution-end}``) are folded by default: every solution gets the ``dropdown`` class that
+sphinx-togglebutton collapses, so no chapter has to remember ``:class: dropdown``.
+
+A duplicate script:
+
 Sphinx 7.4 writes a script twice when an extension adds an inline script after the HTML
 builder has started (``add_js_file(None, body=...)`` is stored once as None and once as ''),
 so every page declared sphinx-thebe's ``const THEBE_JS_URL`` twice and the browser reported
@@ -27,6 +33,17 @@ def drop_duplicate_assets(app, pagename, templatename, context, doctree):
         context[name] = kept
 
 
+def fold_solutions(app, doctree):
+    try:
+        from sphinx_exercise.nodes import solution_node, solution_start_node
+    except ImportError:  # sphinx-exercise not loaded
+        return
+    for node in doctree.findall(lambda n: isinstance(n, (solution_node, solution_start_node))):
+        if "dropdown" not in node["classes"]:
+            node["classes"].append("dropdown")
+
+
 def setup(app):
     app.connect("html-page-context", drop_duplicate_assets, priority=900)
+    app.connect("doctree-read", fold_solutions)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

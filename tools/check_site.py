@@ -15,7 +15,10 @@ pages that Sphinx adds) and checked:
   figures       every image in the text is in a figure with a caption, or has real alt text
                 (not the file name that myst-nb writes by default)
   math          MathJax typeset every formula: each .math element holds an mjx-container, no
-                mjx-merror node, no raw $...$, \\( \\[ or \\begin left in the visible text
+                mjx-merror node, no raw $...$, \\( \\[ or \\begin left in the visible text, and
+                no lone $ or TeX backslash (\\alpha, \\_) in it either
+  math-width    no formula is wider than its column, at 1440 px and at 390 px (a display
+                formula that scrolls or is cut off at the column's edge is reported)
   references    no unresolved glue or cross-reference: no '??', no raw {role} markup, no
                 glued value shown as a repr (tensor(...), array(...), quotes)
   links         every internal link resolves: the target file exists and so does its #anchor
@@ -29,17 +32,33 @@ pages that Sphinx adds) and checked:
                 shown unfolded calls the set-up (ebmlib.book.setup) or draws (plt., ax.set_...,
                 .plot(, .imshow(, subplots, ebmlib.plotting, ...), so that what a reader sees
                 unfolded is the experiment and its check
+  plumbing      no code cell shown unfolded glues or checks (ch.glue, ch.check, glue() or a
+                bare assert); a cell tagged show-assert may hold an assert the reader should
+                see (a reference implementation checked against the library)
+  cell-length   no code cell shown unfolded is longer than 25 lines
+  tables        no table shows NaN, inf, None, NaT or <NA> in a cell
+  repr          no cell output is a bare repr (an expression's value shown as text/plain:
+                tensor(...), a dict, an object); print what the reader needs, or show a table
+  figure-text   the smallest text of every figure is at least 10 px as displayed at 1440 px:
+                its font size (from the PNG's ebmlib:min-font-pt text chunk and dpi, which
+                ebmlib.plotting writes, or an SVG's text elements) scaled by the displayed width
+                over the image's natural width; a figure without that information is reported
+  chapter-links "chapter N" in the text of a chapter is a link (the {chapter} role)
+  sideways      no page scrolls sideways in a 390 px wide window (a phone)
   search        the search page finds each chapter by a word of its title
   toc           every entry of _toc.yml has a page
   load          every page loads (within 60 s) and the checks can run on it
 
-A full-page screenshot of every page is saved under --screenshots. The report lists every failure
+A full-page screenshot of every page, at 1440 px (NAME.png) and at 390 px (NAME-390.png), is
+saved under --screenshots. --pages limits the run to some pages (glob patterns), as the tests
+of the checks do on a small book. The report lists every failure
 as page | check | detail; the exit status is 1 if there is any.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import functools
 import http.server
 import json
@@ -60,6 +79,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 VIEWPORT = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+MAX_CELL_LINES = 25
+MIN_TEXT_PX = 10.0
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -114,15 +136,20 @@ class Report:
 # --------------------------------------------------------------------------- the book's pages
 
 
-def load_config() -> tuple[dict, list[str]]:
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+def load_config(root: Path = ROOT) -> tuple[dict, list[str]]:
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
     entries = [toc["root"]]
     for part in toc.get("parts", []):
         entries += [c["file"] for c in part.get("chapters", [])]
     for chapter in toc.get("chapters", []):
         entries.append(chapter["file"])
     return config, entries
+
+
+def chapter_numbers(entries: list[str]) -> list[int]:
+    """The chapter numbers of the book: NN of every entry named .../NN_name."""
+    return sorted({int(m.group(1)) for e in entries if (m := re.search(r"(?:^|/)(\d{2})_", e))})
 
 
 def site_pages(html: Path) -> list[str]:
@@ -228,7 +255,7 @@ WIDTHS = """(selectors) => {
       if (e.scrollWidth <= e.clientWidth + 1) return;
       if (reported.some(r => r.contains(e) || e.contains(r))) return;  // one report per block
       reported.push(e);
-      const lines = e.innerText.split('\\n');
+      const lines = e.textContent.split('\\n');
       const longest = lines.reduce((a, b) => b.length > a.length ? b : a, '');
       out.push({kind, scroll: e.scrollWidth, client: e.clientWidth, chars: longest.length,
                 line: longest.trim().slice(0, 60)});
@@ -246,6 +273,105 @@ FOLD_ME = [
                 r"|\bsubplots\(|\.imshow\(|\bplotting\.|^\s*fig\w*\s*[,=]", re.M), "plotting"),
 ]
 
+# Every code cell shown unfolded, with its tags (myst-nb writes a cell's tags as tag_* classes).
+UNFOLDED_CELLS = """() => [...document.querySelectorAll('div.cell div.cell_input')]
+  .filter(e => !e.closest('details'))
+  .map(e => ({text: e.innerText, tags: [...(e.closest('div.cell') || e).classList]
+                 .filter(c => c.startsWith('tag_')).map(c => c.slice(4))}))"""
+PLUMBING = [
+    (re.compile(r"\bch\.glue\("), "ch.glue"),
+    (re.compile(r"\bch\.check\("), "ch.check"),
+    (re.compile(r"(?<![.\w])glue\("), "glue()"),
+    (re.compile(r"^\s*assert\b", re.M), "assert"),
+]
+
+# Formulas whose typeset width exceeds the block they sit in (or the article's text column).
+MATH_WIDTH = r"""() => {
+  const article = document.querySelector('article') || document.body;
+  const column = article.getBoundingClientRect();
+  const out = [];
+  document.querySelectorAll('article mjx-container').forEach(c => {
+    const math = c.querySelector('mjx-math');
+    if (!math) return;
+    const m = math.getBoundingClientRect();
+    const display = c.getAttribute('display') === 'true';
+    // A formula inside a box that scrolls sideways (a wide table) is that box's business.
+    let p = c.parentElement, scrolled = false;
+    while (p && p !== article) {
+      if (['auto', 'scroll'].includes(getComputedStyle(p).overflowX)) { scrolled = true; break; }
+      p = p.parentElement;
+    }
+    if (scrolled) return;
+    const box = display ? (c.closest('div.math, div.MathJax_Display, p, li, dd') || c.parentElement) : article;
+    const b = box.getBoundingClientRect();
+    const width = Math.min(b.width, column.width);
+    const over = m.width - width;
+    const outside = m.right - Math.min(b.right, column.right);
+    if (over > 1 || outside > 1 || (display && c.scrollWidth > c.clientWidth + 1)) {
+      let tex = '';
+      try { tex = MathJax.startup.document.getMathItemsWithin(c)[0].math; } catch (e) {
+        tex = (c.textContent || ''); }
+      out.push({display, width: Math.round(m.width), column: Math.round(width),
+                tex: tex.replace(/\s+/g, ' ').trim().slice(0, 70)});
+    }
+  });
+  return out;
+}"""
+
+# Cells of every table a reader sees that show a non-number.
+TABLE_JUNK = r"""() => {
+  const bad = /(^|[^A-Za-z])(nan|NaN|NAN|inf|-inf|Inf|INF|None|NaT|<NA>|Infinity)(?=$|[^A-Za-z])/;
+  const out = [];
+  document.querySelectorAll('article table').forEach((t, i) => {
+    t.querySelectorAll('td, th').forEach(cell => {
+      const text = cell.innerText.trim();
+      if (bad.test(text)) out.push({table: i + 1, cell: text.slice(0, 40)});
+    });
+  });
+  return out;
+}"""
+
+# Outputs that are an expression's value shown as plain text (a repr).
+REPRS = r"""() => [...document.querySelectorAll('div.cell_output > div.output.text_plain')]
+  .map(e => e.innerText.trim().split('\n')[0].slice(0, 70))"""
+
+# Every picture of the text: where it comes from, its natural and its displayed width.
+FIGURE_IMAGES = """() => [...document.querySelectorAll('article img')]
+  .filter(i => i.closest('figure') || i.closest('div.cell_output'))
+  .map(i => ({src: i.getAttribute('src') || '', url: i.currentSrc || i.src,
+              natural: i.naturalWidth, shown: i.getBoundingClientRect().width}))"""
+
+# "chapter 3" in the text of a page, not inside a link.
+CHAPTER_MENTIONS = r"""(numbers) => {
+  const skip = 'a, pre, code, script, style, mjx-container, .highlight, nav, header, footer, .bd-sidebar-primary, .bd-sidebar-secondary, .prev-next-area';
+  const article = document.querySelector('article') || document.body;
+  const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  const out = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!el || el.closest(skip)) continue;
+    const re = /\b[Cc]hapters?\s+(\d+)(?![.\d])/g;
+    let m;
+    while ((m = re.exec(n.textContent)) !== null) {
+      if (!numbers.includes(parseInt(m[1], 10))) continue;   // not one of this book's chapters
+      const t = n.textContent;
+      out.push(t.slice(Math.max(0, m.index - 25), m.index + m[0].length + 15).replace(/\s+/g, ' '));
+    }
+  }
+  return out;
+}"""
+
+SIDEWAYS = r"""() => ({scroll: document.documentElement.scrollWidth, width: window.innerWidth,
+  widest: [...document.querySelectorAll('body *')].filter(e => {
+      const r = e.getBoundingClientRect(); return r.right > window.innerWidth + 1 && r.width > 0; })
+    .filter(e => { let p = e.parentElement;   // skip what an ancestor scrolls or clips
+        while (p && p !== document.body) { const o = getComputedStyle(p).overflowX;
+          if (o === 'auto' || o === 'scroll' || o === 'hidden' || o === 'clip') return false;
+          p = p.parentElement; } return true; })
+    .slice(0, 3).map(e => e.tagName.toLowerCase() + (e.className && typeof e.className === 'string'
+        ? '.' + e.className.trim().split(/\s+/).slice(0, 2).join('.') : '')
+        + ' (' + Math.round(e.getBoundingClientRect().right) + 'px)')})"""
+
 SEARCH_DONE = """() => {
   const r = document.querySelector('#search-results');
   return r && /Search finished|did not match any/.test(r.innerText);
@@ -261,8 +387,10 @@ class Visit:
     local_errors: list[str] = field(default_factory=list)
 
 
-def open_page(context, url: str, base: str) -> tuple[object, Visit]:
+def open_page(context, url: str, base: str, viewport: dict | None = None) -> tuple[object, Visit]:
     page = context.new_page()
+    if viewport:
+        page.set_viewport_size(viewport)
     visit = Visit()
 
     def route(route):
@@ -400,14 +528,15 @@ def expected_colab(config: dict, entry: str) -> str:
     return f"{colab}/github/{repo}/blob/{branch}/{path}"
 
 
-def check_colab(report: Report, name: str, hrefs: list[str], config: dict, entry: str) -> None:
+def check_colab(report: Report, name: str, hrefs: list[str], config: dict, entry: str,
+                root: Path = ROOT) -> None:
     expected = expected_colab(config, entry)
     if not hrefs:
         report.fail(name, "colab", f"no Colab launch link (expected {expected})")
     for href in hrefs:
         if href != expected:
             report.fail(name, "colab", f"Colab link {href} is not {expected}")
-    notebook = ROOT / config["repository"].get("path_to_book", "") / (entry + ".ipynb")
+    notebook = root / config["repository"].get("path_to_book", "") / (entry + ".ipynb")
     if not notebook.is_file():
         report.fail(name, "colab", f"the notebook the Colab link opens is not in the repository: {notebook}")
 
@@ -428,6 +557,141 @@ def check_folding(report: Report, name: str, unfolded: list[str]) -> None:
                 report.fail(name, "folding", f"{what} code shown unfolded (tag the cell hide-input, "
                                              f"one thing per cell): {line.strip()[:70]!r}")
                 break
+
+
+def check_math_width(report: Report, name: str, wide: list[dict], width: int) -> None:
+    for f in wide:
+        kind = "display formula" if f["display"] else "inline formula"
+        report.fail(name, "math-width", f"{kind} {f['width']}px wide in a {f['column']}px column at "
+                                        f"{width}px: {f['tex']!r}")
+
+
+LONE_TEX = [
+    (re.compile(r"\$"), "a literal $"),
+    (re.compile(r"\\[A-Za-z_{}^,;!]"), "a TeX backslash"),
+]
+
+
+def check_lone_tex(report: Report, name: str, prose: str) -> None:
+    """A lone $ or a backslash command left in the text (a formula that did not parse); what
+    check_math already reported as raw TeX is not reported twice."""
+    reported = set()
+    spans = [m.span() for pattern, _ in RAW_TEX for m in pattern.finditer(prose)]
+    for pattern, label in LONE_TEX:
+        for match in pattern.finditer(prose):
+            if any(a <= match.start() < b for a, b in spans):
+                continue
+            where = _context(prose, match)
+            if where in reported:
+                continue
+            reported.add(where)
+            report.fail(name, "math", f"{label} in the text: ...{where}...")
+
+
+def check_plumbing(report: Report, name: str, cells: list[dict]) -> None:
+    for cell in cells:
+        lines = cell["text"].rstrip("\n").splitlines()
+        if len(lines) > MAX_CELL_LINES:
+            report.fail(name, "cell-length", f"a code cell shown unfolded has {len(lines)} lines "
+                                             f"(> {MAX_CELL_LINES}): {lines[0].strip()[:60]!r}")
+        if "show-assert" in cell["tags"]:
+            continue
+        for pattern, what in PLUMBING:
+            match = pattern.search(cell["text"])
+            if match:
+                line = cell["text"][:match.end()].count("\n")
+                report.fail(name, "plumbing", f"{what} in a code cell shown unfolded (fold it: "
+                                              f"hide-input): {lines[line].strip()[:70]!r}")
+
+
+def check_tables(report: Report, name: str, junk: list[dict]) -> None:
+    for cell in junk:
+        report.fail(name, "tables", f"table {cell['table']} shows a non-number: {cell['cell']!r}")
+
+
+def check_reprs(report: Report, name: str, reprs: list[str]) -> None:
+    for text in reprs:
+        report.fail(name, "repr", f"an output is a bare repr (text/plain): {text!r}")
+
+
+def check_chapter_links(report: Report, name: str, mentions: list[str]) -> None:
+    for text in mentions:
+        report.fail(name, "chapter-links", f"'chapter N' is not a link ({{chapter}}`N`): ...{text}...")
+
+
+def check_sideways(report: Report, name: str, sideways: dict) -> None:
+    if sideways["scroll"] > sideways["width"] + 1:
+        report.fail(name, "sideways", f"the page scrolls sideways at {sideways['width']}px: it is "
+                                      f"{sideways['scroll']}px wide ({', '.join(sideways['widest']) or '?'})")
+
+
+# ------------------------------------------------------------------ the text size of figures
+
+def png_text(data: bytes) -> tuple[dict[str, str], float | None]:
+    """The tEXt chunks of a PNG and its dpi (from pHYs; None without it)."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    texts, dpi, pos = {}, None, 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"tEXt" and b"\x00" in body:
+            key, value = body.split(b"\x00", 1)
+            texts[key.decode("latin-1")] = value.decode("latin-1")
+        elif kind == b"pHYs" and len(body) >= 9 and body[8] == 1:
+            dpi = int.from_bytes(body[0:4], "big") * 0.0254
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    return texts, dpi
+
+
+def svg_min_font_px(text: str) -> tuple[float | None, float | None]:
+    """(smallest font size in SVG user units, the SVG's width in user units) of an SVG whose
+    text is text (matplotlib's svg.fonttype 'none'); (None, width) if it has no text."""
+    sizes = [float(v) for v in re.findall(r"font-size[=:]\s*\"?([\d.]+)(?:px)?", text)]
+    view = re.search(r'viewBox="\s*[-\d.]+\s+[-\d.]+\s+([\d.]+)', text)
+    width = float(view.group(1)) if view else None
+    return (min(sizes) if sizes else None), width
+
+
+def image_file(html: Path, base: str, url: str) -> Path | None:
+    if not url.startswith(base):
+        return None
+    return html / unquote(urlsplit(url).path[len(urlsplit(base).path):])
+
+
+def check_figure_text(report: Report, name: str, images: list[dict], html: Path, base: str) -> None:
+    for img in images:
+        if not img["natural"] or not img["shown"]:
+            continue  # reported by 'images' (did not load) or not displayed
+        path = image_file(html, base, img["url"])
+        label = img["src"].rsplit("/", 1)[-1][:24]
+        if path is None or not path.is_file():
+            continue
+        scale = img["shown"] / img["natural"]
+        if path.suffix.lower() == ".svg":
+            size, width = svg_min_font_px(path.read_text(encoding="utf-8", errors="replace"))
+            if size is None:
+                continue
+            px = size * (img["shown"] / width if width else 1.0)
+        elif path.suffix.lower() == ".png":
+            texts, dpi = png_text(path.read_bytes())
+            smallest = texts.get("ebmlib:min-font-pt")
+            if smallest is None or dpi is None:
+                report.fail(name, "figure-text", f"figure {label}: its text size is unknown (no "
+                                                 "ebmlib:min-font-pt, draw it with ebmlib.plotting's style)")
+                continue
+            if smallest == "none":
+                continue
+            px = float(smallest) / 72 * dpi * scale
+        else:
+            continue
+        if px < MIN_TEXT_PX - 0.05:
+            report.fail(name, "figure-text", f"figure {label}: smallest text {px:.1f}px as displayed "
+                                             f"(< {MIN_TEXT_PX:.0f}px; shown {img['shown']:.0f}px wide "
+                                             f"of {img['natural']}px)")
 
 
 def title_word(title: str) -> str:
@@ -457,12 +721,14 @@ def check_search(report: Report, context, base: str, chapters: dict[str, str]) -
 
 # --------------------------------------------------------------------------- driver
 
-CHECKS = ["load", "network", "console", "images", "figures", "math", "references", "links", "colab",
-          "code-width", "folding", "search", "toc"]
+CHECKS = ["load", "network", "console", "images", "figures", "math", "math-width", "references", "links",
+          "colab", "code-width", "folding", "plumbing", "cell-length", "tables", "repr", "figure-text",
+          "chapter-links", "sideways", "search", "toc"]
 
 
 def check_page(report: Report, context, base: str, html: Path, name: str, config: dict,
-               screenshots: Path, notebook: str | None, in_toc: bool, titles: dict) -> None:
+               screenshots: Path, notebook: str | None, in_toc: bool, titles: dict,
+               root: Path = ROOT, chapters: list[int] | None = None) -> None:
     """Every check of one page, and its screenshot."""
     page, visit = open_page(context, base + name, base)
     try:
@@ -473,15 +739,35 @@ def check_page(report: Report, context, base: str, html: Path, name: str, config
         check_images(report, name, images)
         check_figures(report, name, images)
         check_math(report, name, math, prose)
+        check_lone_tex(report, name, prose)
+        check_math_width(report, name, page.evaluate(MATH_WIDTH), VIEWPORT["width"])
+        check_tables(report, name, page.evaluate(TABLE_JUNK))
         check_references(report, name, prose, page.evaluate(GLUE))
         check_links(report, name, page.evaluate(LINKS), base, html)
         if notebook:
-            check_colab(report, name, page.evaluate(COLAB), config, notebook)
+            check_colab(report, name, page.evaluate(COLAB), config, notebook, root)
             check_folding(report, name, page.evaluate(UNFOLDED))
+            check_plumbing(report, name, page.evaluate(UNFOLDED_CELLS))
+            check_reprs(report, name, page.evaluate(REPRS))
+            check_chapter_links(report, name, page.evaluate(CHAPTER_MENTIONS, chapters or []))
+        check_figure_text(report, name, page.evaluate(FIGURE_IMAGES), html, base)
         if in_toc:
             check_code_width(report, name, page.evaluate(WIDTHS, WIDTH_SELECTORS))
             titles[name] = page.evaluate("() => (document.querySelector('h1') || {}).innerText || ''")
-        page.screenshot(path=str(screenshots / (name[:-5].replace("/", "__") + ".png")), full_page=True)
+        page.screenshot(path=str(screenshots / (name[:-5].replace("/", "__") + ".png")), full_page=True,
+                        timeout=180000)
+    finally:
+        page.close()
+
+
+def check_phone(report: Report, context, base: str, name: str, screenshots: Path) -> None:
+    """The page in a 390 px window: it does not scroll sideways, its formulas fit; screenshot."""
+    page, _ = open_page(context, base + name, base, viewport=PHONE)
+    try:
+        check_sideways(report, name, page.evaluate(SIDEWAYS))
+        check_math_width(report, name, page.evaluate(MATH_WIDTH), PHONE["width"])
+        page.screenshot(path=str(screenshots / (name[:-5].replace("/", "__") + "-390.png")), full_page=True,
+                        timeout=180000)
     finally:
         page.close()
 
@@ -491,6 +777,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html")
     parser.add_argument("--screenshots", type=Path, default=ROOT / "_build" / "screenshots")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--pages", nargs="*", default=None,
+                        help="check only the pages matching these glob patterns (e.g. 'book/03_*')")
+    parser.add_argument("--root", type=Path, default=ROOT,
+                        help="the book's source folder (_config.yml, _toc.yml, the notebooks)")
     args = parser.parse_args(argv)
 
     if not Path(args.chromium).exists() and not shutil.which(args.chromium):
@@ -506,15 +796,17 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
 
-    config, entries = load_config()
+    config, entries = load_config(args.root)
     html = args.html.resolve()
     pages = site_pages(html)
+    if args.pages:
+        pages = [p for p in pages if any(fnmatch.fnmatch(p, pattern) for pattern in args.pages)]
     report = Report()
     entry_of = {f"{e}.html": e for e in entries}
     for entry in entries:
-        if f"{entry}.html" not in pages:
+        if f"{entry}.html" not in site_pages(html):
             report.fail(f"{entry}.html", "toc", "listed in _toc.yml but not built")
-    notebooks = {f"{e}.html": e for e in entries if (ROOT / f"{e}.ipynb").is_file()}
+    notebooks = {f"{e}.html": e for e in entries if (args.root / f"{e}.ipynb").is_file()}
 
     if args.screenshots.exists():
         shutil.rmtree(args.screenshots)
@@ -536,7 +828,9 @@ def main(argv: list[str] | None = None) -> int:
                 report.pages += 1
                 try:
                     check_page(report, context, base, html, name, config, args.screenshots,
-                               notebooks.get(name), name in entry_of, titles)
+                               notebooks.get(name), name in entry_of, titles, args.root,
+                               chapter_numbers(entries))
+                    check_phone(report, context, base, name, args.screenshots)
                 except Exception as err:  # noqa: BLE001 - a page that does not load is a failure
                     report.fail(name, "load", f"{type(err).__name__}: {(str(err).splitlines() or [''])[0][:200]}")
             check_search(report, context, base, {n: t.strip("#¶ ") for n, t in titles.items() if n in notebooks})
