@@ -67,11 +67,14 @@ def hop_rate(labels: torch.Tensor) -> float:
 def _chains(draws: object, name: str, min_steps: int, min_chains: int) -> tuple[torch.Tensor, tuple[int, ...]]:
     """``[n_steps, n_chains(, d)]`` -> float64 ``[d, n_chains, n_steps]`` and the output shape."""
     if not isinstance(draws, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape [n_steps, n_chains] or [n_steps, n_chains, d], "
-                        f"got {type(draws).__name__}")
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape [n_steps, n_chains] or [n_steps, n_chains, d], "
+            f"got {type(draws).__name__}"
+        )
     if draws.dim() not in (2, 3):
-        raise ValueError(f"{name} must have shape [n_steps, n_chains] or [n_steps, n_chains, d], got "
-                         f"{tuple(draws.shape)}")
+        raise ValueError(
+            f"{name} must have shape [n_steps, n_chains] or [n_steps, n_chains, d], got {tuple(draws.shape)}"
+        )
     n_steps, n_chains = draws.shape[:2]
     if n_steps < min_steps:
         raise ValueError(f"{name} has {n_steps} steps; at least {min_steps} are needed")
@@ -95,7 +98,7 @@ def _chains(draws: object, name: str, min_steps: int, min_chains: int) -> tuple[
 def _halves(x: torch.Tensor) -> torch.Tensor:
     """Each chain's halves as two chains: ``[v, m, n] -> [v, 2m, n // 2]`` (an odd middle draw is dropped)."""
     half = x.shape[2] // 2
-    return torch.cat([x[:, :, :half], x[:, :, x.shape[2] - half:]], 1)
+    return torch.cat([x[:, :, :half], x[:, :, x.shape[2] - half :]], 1)
 
 
 def _z_scale(x: torch.Tensor) -> torch.Tensor:
@@ -150,7 +153,7 @@ def _ess_basic(x: torch.Tensor) -> torch.Tensor:
     rho = 1 - (within[:, None] - mean_acov) / var_plus[:, None]
     rho[:, 0] = 1.0
     k_last = max((n - 3) // 2, 0)  # the last pair the sequence may reach
-    pairs = rho[:, 0:2 * k_last + 2].reshape(v, k_last + 1, 2).sum(2)  # P_0 ... P_k_last
+    pairs = rho[:, 0 : 2 * k_last + 2].reshape(v, k_last + 1, 2).sum(2)  # P_0 ... P_k_last
     ks = torch.arange(k_last + 1, device=x.device)
     first_nonpositive = torch.where(pairs <= 0, ks, torch.full_like(ks, k_last + 1)).amin(1)
     big_k = first_nonpositive.clamp(max=k_last)  # the last pair examined

@@ -24,16 +24,27 @@ from dataclasses import dataclass
 import torch
 
 __all__ = [
-    "use_book_style", "figsize", "subplots", "label_panels", "method_style", "METHODS", "LINEUPS",
-    "PALETTE", "render_png", "BookFigure", "image_grid", "density_2d",
-    "DISPLAY_DPI", "COLUMN_WIDTH",
+    "use_book_style",
+    "figsize",
+    "subplots",
+    "label_panels",
+    "method_style",
+    "METHODS",
+    "LINEUPS",
+    "PALETTE",
+    "render_png",
+    "BookFigure",
+    "image_grid",
+    "density_2d",
+    "DISPLAY_DPI",
+    "COLUMN_WIDTH",
 ]
 
 # A figure is shown at DISPLAY_DPI pixels per inch (its PNG has twice as many), so a figure
 # COLUMN_WIDTH inches wide fills the 760 px of the book's text column at a 1440 px window.
 DISPLAY_DPI = 100
 COLUMN_WIDTH = 7.6
-MIN_FONT_PT = 7.2   # 10 px at DISPLAY_DPI: the smallest text the site check accepts
+MIN_FONT_PT = 7.2  # 10 px at DISPLAY_DPI: the smallest text the site check accepts
 
 LAYOUTS: dict[str, tuple[float, float, int]] = {
     # name: (width, height per row, panels per row)
@@ -49,9 +60,17 @@ LAYOUTS: dict[str, tuple[float, float, int]] = {
 # Paul Tol's "muted" scheme (https://personal.sron.nl/~pault/), designed to stay distinct for
 # colour-blind readers, and black for the exact reference.
 PALETTE: dict[str, str] = {
-    "indigo": "#332288", "cyan": "#88CCEE", "teal": "#44AA99", "green": "#117733",
-    "olive": "#999933", "sand": "#DDCC77", "rose": "#CC6677", "wine": "#882255",
-    "purple": "#AA4499", "black": "#000000", "grey": "#777777",
+    "indigo": "#332288",
+    "cyan": "#88CCEE",
+    "teal": "#44AA99",
+    "green": "#117733",
+    "olive": "#999933",
+    "sand": "#DDCC77",
+    "rose": "#CC6677",
+    "wine": "#882255",
+    "purple": "#AA4499",
+    "black": "#000000",
+    "grey": "#777777",
 }
 
 
@@ -76,93 +95,169 @@ def _s(name, colour, marker, linestyle="-"):
 
 
 # Every method a chapter draws, with its one style; the aliases below map other spellings.
-METHODS: dict[str, Style] = {s.name: s for s in [
-    # learning binary models (chapters 2-4, 6, 10)
-    _s("CD-1", "rose", "o"),
-    _s("CD-k", "wine", "s"),
-    _s("PCD", "indigo", "^"),
-    _s("PCD centered", "indigo", "^", "--"),
-    _s("fast PCD", "cyan", "v"),
-    _s("PT", "purple", "D"),
-    _s("PL", "green", "P"),
-    _s("generalized PL", "cyan", "p", "--"),
-    _s("random conditional", "olive", "X"),
-    _s("ratio matching", "sand", "h"),
-    _s("NCE", "teal", "*"),
-    # continuous models (chapters 5, 6, 9, 10)
-    _s("score matching", "wine", "d"),
-    _s("sliced SM", "rose", "<"),
-    _s("denoising SM", "purple", ">"),
-    _s("flow contrastive", "green", "H"),
-    _s("adversarial bound", "olive", "8"),
-    _s("Langevin ML", "indigo", "o"),
-    _s("Langevin ML (short-run)", "cyan", "o"),
-    _s("Langevin ML (persistent)", "sand", "o"),
-    # NCE's relatives and self-normalization (chapters 6, 7)
-    _s("negative sampling", "wine", "X"),
-    _s("sampled softmax", "indigo", "d"),
-    _s("self-contrastive", "purple", "*"),
-    _s("self-normalized", "rose", "s"),
-    _s("full softmax", "indigo", "s", "--"),
-    # samplers (chapters 2, 3, 9)
-    _s("Gibbs", "indigo", "s"),
-    _s("MH", "rose", "^"),
-    _s("MALA", "teal", "D"),
-    _s("ULA", "sand", "v"),
-    _s("HMC", "olive", "P"),
-    # estimators of log Z (chapter 8)
-    _s("AIS", "indigo", "D"),
-    _s("reverse AIS", "cyan", "D"),
-    _s("bridge", "green", "s"),
-    _s("LIS", "purple", "h"),
-    _s("importance sampling", "rose", "v"),
-    _s("AIS tracker", "olive", "D"),
-    # the references
-    _s("exact ML", "black", "None"),
-    _s("exact", "black", "None", "--"),
-]}
+METHODS: dict[str, Style] = {
+    s.name: s
+    for s in [
+        # learning binary models (chapters 2-4, 6, 10)
+        _s("CD-1", "rose", "o"),
+        _s("CD-k", "wine", "s"),
+        _s("PCD", "indigo", "^"),
+        _s("PCD centered", "indigo", "^", "--"),
+        _s("fast PCD", "cyan", "v"),
+        _s("PT", "purple", "D"),
+        _s("PL", "green", "P"),
+        _s("generalized PL", "cyan", "p", "--"),
+        _s("random conditional", "olive", "X"),
+        _s("ratio matching", "sand", "h"),
+        _s("NCE", "teal", "*"),
+        # continuous models (chapters 5, 6, 9, 10)
+        _s("score matching", "wine", "d"),
+        _s("sliced SM", "rose", "<"),
+        _s("denoising SM", "purple", ">"),
+        _s("flow contrastive", "green", "H"),
+        _s("adversarial bound", "olive", "8"),
+        _s("Langevin ML", "indigo", "o"),
+        _s("Langevin ML (short-run)", "cyan", "o"),
+        _s("Langevin ML (persistent)", "sand", "o"),
+        # NCE's relatives and self-normalization (chapters 6, 7)
+        _s("negative sampling", "wine", "X"),
+        _s("sampled softmax", "indigo", "d"),
+        _s("self-contrastive", "purple", "*"),
+        _s("self-normalized", "rose", "s"),
+        _s("full softmax", "indigo", "s", "--"),
+        # samplers (chapters 2, 3, 9)
+        _s("Gibbs", "indigo", "s"),
+        _s("MH", "rose", "^"),
+        _s("MALA", "teal", "D"),
+        _s("ULA", "sand", "v"),
+        _s("HMC", "olive", "P"),
+        # estimators of log Z (chapter 8)
+        _s("AIS", "indigo", "D"),
+        _s("reverse AIS", "cyan", "D"),
+        _s("bridge", "green", "s"),
+        _s("LIS", "purple", "h"),
+        _s("importance sampling", "rose", "v"),
+        _s("AIS tracker", "olive", "D"),
+        # the references
+        _s("exact ML", "black", "None"),
+        _s("exact", "black", "None", "--"),
+    ]
+}
 
 _ALIASES = {
-    "cd": "CD-k", "sml": "PCD", "pcd1": "PCD", "pcdk": "PCD", "persistentcd": "PCD",
-    "pcdcentered": "PCD centered", "pcd1centered": "PCD centered", "centeredpcd": "PCD centered",
-    "fastpcd1": "fast PCD", "fpcd": "fast PCD", "ptpcd": "PT", "paralleltempering": "PT",
-    "pseudolikelihood": "PL", "generalizedpseudolikelihood": "generalized PL", "gpl": "generalized PL",
-    "randomconditionalpl": "random conditional", "rm": "ratio matching",
-    "sm": "score matching", "exactsm": "score matching", "exactscorematching": "score matching",
-    "ssm": "sliced SM", "slicedscorematching": "sliced SM",
-    "dsm": "denoising SM", "denoisingscorematching": "denoising SM",
-    "noisecontrastiveestimation": "NCE", "fce": "flow contrastive", "flowcontrastiveestimation": "flow contrastive",
-    "adversarial": "adversarial bound", "langevinmlbuffer": "Langevin ML", "langevinmlreplaybuffer": "Langevin ML",
-    "langevinmaximumlikelihood": "Langevin ML", "shortrun": "Langevin ML (short-run)",
-    "langevinmlshortrun": "Langevin ML (short-run)", "langevinmlpersistent": "Langevin ML (persistent)",
-    "importancesampledsoftmax": "sampled softmax", "sce": "self-contrastive",
-    "selfcontrastiveestimation": "self-contrastive", "selfnormalization": "self-normalized",
-    "softmax": "full softmax", "normalized": "full softmax",
-    "gibbssampling": "Gibbs", "metropolishastings": "MH", "metropolisadjustedlangevin": "MALA",
-    "unadjustedlangevin": "ULA", "langevin": "ULA", "hamiltonianmontecarlo": "HMC",
-    "annealedimportancesampling": "AIS", "forwardais": "AIS", "reverseannealedimportancesampling": "reverse AIS",
-    "bridgesampling": "bridge", "linkedimportancesampling": "LIS", "is": "importance sampling",
-    "tracker": "AIS tracker", "maximumlikelihood": "exact ML", "ml": "exact ML", "exactlikelihood": "exact ML",
-    "exactmaximumlikelihood": "exact ML", "truth": "exact", "truedensity": "exact",
+    "cd": "CD-k",
+    "sml": "PCD",
+    "pcd1": "PCD",
+    "pcdk": "PCD",
+    "persistentcd": "PCD",
+    "pcdcentered": "PCD centered",
+    "pcd1centered": "PCD centered",
+    "centeredpcd": "PCD centered",
+    "fastpcd1": "fast PCD",
+    "fpcd": "fast PCD",
+    "ptpcd": "PT",
+    "paralleltempering": "PT",
+    "pseudolikelihood": "PL",
+    "generalizedpseudolikelihood": "generalized PL",
+    "gpl": "generalized PL",
+    "randomconditionalpl": "random conditional",
+    "rm": "ratio matching",
+    "sm": "score matching",
+    "exactsm": "score matching",
+    "exactscorematching": "score matching",
+    "ssm": "sliced SM",
+    "slicedscorematching": "sliced SM",
+    "dsm": "denoising SM",
+    "denoisingscorematching": "denoising SM",
+    "noisecontrastiveestimation": "NCE",
+    "fce": "flow contrastive",
+    "flowcontrastiveestimation": "flow contrastive",
+    "adversarial": "adversarial bound",
+    "langevinmlbuffer": "Langevin ML",
+    "langevinmlreplaybuffer": "Langevin ML",
+    "langevinmaximumlikelihood": "Langevin ML",
+    "shortrun": "Langevin ML (short-run)",
+    "langevinmlshortrun": "Langevin ML (short-run)",
+    "langevinmlpersistent": "Langevin ML (persistent)",
+    "importancesampledsoftmax": "sampled softmax",
+    "sce": "self-contrastive",
+    "selfcontrastiveestimation": "self-contrastive",
+    "selfnormalization": "self-normalized",
+    "softmax": "full softmax",
+    "normalized": "full softmax",
+    "gibbssampling": "Gibbs",
+    "metropolishastings": "MH",
+    "metropolisadjustedlangevin": "MALA",
+    "unadjustedlangevin": "ULA",
+    "langevin": "ULA",
+    "hamiltonianmontecarlo": "HMC",
+    "annealedimportancesampling": "AIS",
+    "forwardais": "AIS",
+    "reverseannealedimportancesampling": "reverse AIS",
+    "bridgesampling": "bridge",
+    "linkedimportancesampling": "LIS",
+    "is": "importance sampling",
+    "tracker": "AIS tracker",
+    "maximumlikelihood": "exact ML",
+    "ml": "exact ML",
+    "exactlikelihood": "exact ML",
+    "exactmaximumlikelihood": "exact ML",
+    "truth": "exact",
+    "truedensity": "exact",
 }
 
 # Methods that share a figure somewhere in the book: within one line-up every colour differs
 # (tests/test_book_toolkit.py checks it, and that the colours stay apart for colour-blind eyes).
 LINEUPS: dict[str, list[str]] = {
-    "binary (chapters 3, 10)": ["CD-1", "CD-k", "PCD", "fast PCD", "PT", "PL", "random conditional",
-                                "ratio matching", "NCE", "exact ML"],
-    "pseudolikelihood (chapter 4)": ["PL", "generalized PL", "random conditional", "ratio matching",
-                                     "CD-1", "exact ML"],
-    "continuous (chapters 5, 9, 10)": ["score matching", "sliced SM", "denoising SM", "NCE",
-                                       "flow contrastive", "adversarial bound", "Langevin ML",
-                                       "ratio matching", "exact"],
-    "Langevin ML (chapter 9)": ["Langevin ML", "Langevin ML (short-run)", "Langevin ML (persistent)",
-                                "score matching", "exact"],
-    "NCE family (chapters 6, 7)": ["NCE", "negative sampling", "sampled softmax", "self-contrastive",
-                                   "flow contrastive", "self-normalized", "exact ML"],
+    "binary (chapters 3, 10)": [
+        "CD-1",
+        "CD-k",
+        "PCD",
+        "fast PCD",
+        "PT",
+        "PL",
+        "random conditional",
+        "ratio matching",
+        "NCE",
+        "exact ML",
+    ],
+    "pseudolikelihood (chapter 4)": [
+        "PL",
+        "generalized PL",
+        "random conditional",
+        "ratio matching",
+        "CD-1",
+        "exact ML",
+    ],
+    "continuous (chapters 5, 9, 10)": [
+        "score matching",
+        "sliced SM",
+        "denoising SM",
+        "NCE",
+        "flow contrastive",
+        "adversarial bound",
+        "Langevin ML",
+        "ratio matching",
+        "exact",
+    ],
+    "Langevin ML (chapter 9)": [
+        "Langevin ML",
+        "Langevin ML (short-run)",
+        "Langevin ML (persistent)",
+        "score matching",
+        "exact",
+    ],
+    "NCE family (chapters 6, 7)": [
+        "NCE",
+        "negative sampling",
+        "sampled softmax",
+        "self-contrastive",
+        "flow contrastive",
+        "self-normalized",
+        "exact ML",
+    ],
     "samplers (chapters 2, 3)": ["Gibbs", "MH", "MALA", "ULA", "HMC", "PT", "exact"],
-    "estimators (chapter 8)": ["AIS", "reverse AIS", "bridge", "LIS", "importance sampling",
-                               "AIS tracker", "exact"],
+    "estimators (chapter 8)": ["AIS", "reverse AIS", "bridge", "LIS", "importance sampling", "AIS tracker", "exact"],
 }
 
 
@@ -193,8 +288,10 @@ def method_style(name: str, *, label: str | None = None) -> dict:
         elif re.fullmatch(r"pcd\d+", key):
             canonical = "PCD"
     if canonical is None:
-        raise KeyError(f"no book style for method {name!r}; known methods: {', '.join(METHODS)} "
-                       "(add a new one to ebmlib.plotting.METHODS)")
+        raise KeyError(
+            f"no book style for method {name!r}; known methods: {', '.join(METHODS)} "
+            "(add a new one to ebmlib.plotting.METHODS)"
+        )
     out = METHODS[canonical].kwargs()
     out["label"] = label if label is not None else name
     return out
@@ -239,35 +336,36 @@ def use_book_style() -> None:
     import matplotlib as mpl
     from cycler import cycler
 
-    muted = [PALETTE[c] for c in ("indigo", "rose", "teal", "olive", "cyan", "wine", "green",
-                                  "purple", "sand")]
-    mpl.rcParams.update({
-        "figure.figsize": figsize("single"),
-        "figure.dpi": DISPLAY_DPI,
-        "savefig.dpi": 2 * DISPLAY_DPI,
-        "figure.facecolor": "white",
-        "savefig.facecolor": "white",
-        "figure.constrained_layout.use": True,
-        "font.size": 10,
-        "axes.titlesize": 10,
-        "axes.labelsize": 10,
-        "xtick.labelsize": 9,
-        "ytick.labelsize": 9,
-        "legend.fontsize": 9,
-        "legend.title_fontsize": 9,
-        "figure.titlesize": 10,
-        "axes.prop_cycle": cycler(color=muted),
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.formatter.use_mathtext": True,
-        "axes.unicode_minus": True,
-        "legend.frameon": False,
-        "lines.linewidth": 1.6,
-        "lines.markersize": 5,
-        "image.cmap": "viridis",
-    })
+    muted = [PALETTE[c] for c in ("indigo", "rose", "teal", "olive", "cyan", "wine", "green", "purple", "sand")]
+    mpl.rcParams.update(
+        {
+            "figure.figsize": figsize("single"),
+            "figure.dpi": DISPLAY_DPI,
+            "savefig.dpi": 2 * DISPLAY_DPI,
+            "figure.facecolor": "white",
+            "savefig.facecolor": "white",
+            "figure.constrained_layout.use": True,
+            "font.size": 10,
+            "axes.titlesize": 10,
+            "axes.labelsize": 10,
+            "xtick.labelsize": 9,
+            "ytick.labelsize": 9,
+            "legend.fontsize": 9,
+            "legend.title_fontsize": 9,
+            "figure.titlesize": 10,
+            "axes.prop_cycle": cycler(color=muted),
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.formatter.use_mathtext": True,
+            "axes.unicode_minus": True,
+            "legend.frameon": False,
+            "lines.linewidth": 1.6,
+            "lines.markersize": 5,
+            "image.cmap": "viridis",
+        }
+    )
     _register_png_formatter()
 
 
@@ -313,16 +411,22 @@ def render_png(fig) -> tuple[bytes, dict]:
         return original(self, gc, x, y, s, prop, angle, ismath, mtext)
 
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-    RendererAgg.draw_text = recording
+    setattr(RendererAgg, "draw_text", recording)  # noqa: B010 (mypy: no assigning to a method)
     try:
         canvas.draw()
     finally:
-        RendererAgg.draw_text = original
+        setattr(RendererAgg, "draw_text", original)  # noqa: B010
     smallest = f"{min(sizes):.2f}" if sizes else "none"
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=2 * DISPLAY_DPI, bbox_inches="tight", pad_inches=0.04,
-                facecolor="white",
-                metadata={"ebmlib:min-font-pt": smallest, "ebmlib:display-dpi": str(DISPLAY_DPI)})
+    fig.savefig(
+        buffer,
+        format="png",
+        dpi=2 * DISPLAY_DPI,
+        bbox_inches="tight",
+        pad_inches=0.04,
+        facecolor="white",
+        metadata={"ebmlib:min-font-pt": smallest, "ebmlib:display-dpi": str(DISPLAY_DPI)},
+    )
     data = buffer.getvalue()
     width = int.from_bytes(data[16:20], "big")
     height = int.from_bytes(data[20:24], "big")

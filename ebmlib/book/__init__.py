@@ -26,5 +26,16 @@ from .checks import Claim, ClaimFailed
 from .numbers import Typeset, number, power, tidy
 from .tables import Table, mean_std, table
 
-__all__ = ["Chapter", "setup", "Claim", "ClaimFailed", "Typeset", "number", "power", "tidy",
-           "Table", "table", "mean_std"]
+__all__ = [
+    "Chapter",
+    "setup",
+    "Claim",
+    "ClaimFailed",
+    "Typeset",
+    "number",
+    "power",
+    "tidy",
+    "Table",
+    "table",
+    "mean_std",
+]

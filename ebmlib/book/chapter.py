@@ -99,7 +99,7 @@ class Chapter:
             if _is_figure(value):
                 import matplotlib.pyplot as plt
 
-                plt.close(value)
+                plt.close(value)  # type: ignore[arg-type]
 
     def check(self, claim: str, passed: object, **values: object) -> None:
         """State a claim, show it checked, and publish its values to the text.
@@ -124,9 +124,11 @@ class Chapter:
         for name, value in stated.values.items():
             earlier = self._glued_by.get(name)
             if earlier is not None and earlier[0] != value:
-                raise ValueError(f"{name} = {value.text} here, but the claim {earlier[1]!r} glued "
-                                 f"{name} = {earlier[0].text}; give each claim's values their own names "
-                                 "(in a loop: check the worst case once, after the loop)")
+                raise ValueError(
+                    f"{name} = {value.text} here, but the claim {earlier[1]!r} glued "
+                    f"{name} = {earlier[0].text}; give each claim's values their own names "
+                    "(in a loop: check the worst case once, after the loop)"
+                )
         _display(stated)
         self.claims.append(stated)
         if not stated.passed:

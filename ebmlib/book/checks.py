@@ -13,6 +13,7 @@ import json
 import numbers
 import string
 from dataclasses import dataclass, field
+from typing import Any
 
 from .numbers import Typeset, number, plain_value
 
@@ -41,26 +42,34 @@ class Claim:
     parts: list[tuple[str, str | None]] = field(default_factory=list)  # (text, value name or None)
 
     def payload(self) -> str:
-        return json.dumps({
-            "claim": self.template, "text": self.text, "passed": self.passed, "anchor": self.anchor,
-            "values": {k: v.text for k, v in self.values.items()},
-            "parts": self.parts,
-        }, ensure_ascii=False)
+        return json.dumps(
+            {
+                "claim": self.template,
+                "text": self.text,
+                "passed": self.passed,
+                "anchor": self.anchor,
+                "values": {k: v.text for k, v in self.values.items()},
+                "parts": self.parts,
+            },
+            ensure_ascii=False,
+        )
 
     def _repr_html_(self) -> str:
         color, background, mark = _PASS if self.passed else _FAIL
         body = "".join(
-            html.escape(text) if name is None else
-            f'<span class="ebm-check-value" style="font-weight:600;white-space:nowrap">{html.escape(text)}</span>'
-            for text, name in self.parts)
+            html.escape(text)
+            if name is None
+            else f'<span class="ebm-check-value" style="font-weight:600;white-space:nowrap">{html.escape(text)}</span>'
+            for text, name in self.parts
+        )
         label = "checked" if self.passed else "check failed"
         return (
             f'<div class="ebm-check {"ebm-check-pass" if self.passed else "ebm-check-fail"}" '
             f'id="{self.anchor}" role="note" aria-label="{label}" '
             f'data-ebm-check="{html.escape(self.payload(), quote=True)}" '
             f'style="display:flex;gap:0.55em;align-items:baseline;margin:0.2em 0;'
-            f'padding:0.3em 0.75em;border-left:3px solid {color};background:{background};'
-            f'border-radius:0 4px 4px 0;font-family:system-ui,-apple-system,\'Segoe UI\',sans-serif;'
+            f"padding:0.3em 0.75em;border-left:3px solid {color};background:{background};"
+            f"border-radius:0 4px 4px 0;font-family:system-ui,-apple-system,'Segoe UI',sans-serif;"
             f'font-size:0.9em;line-height:1.45;color:inherit">'
             f'<span class="ebm-check-mark" aria-hidden="true" '
             f'style="color:{color};font-weight:700">{mark}</span>'
@@ -71,7 +80,7 @@ class Claim:
         return f"{(_PASS if self.passed else _FAIL)[2]} {self.text}"
 
 
-def _as_bool(passed: object) -> bool:
+def _as_bool(passed: Any) -> bool:
     if isinstance(passed, bool):
         return passed
     if type(passed).__module__ == "numpy" and type(passed).__name__ in {"bool_", "bool"}:
@@ -79,13 +88,18 @@ def _as_bool(passed: object) -> bool:
     if hasattr(passed, "dtype") and hasattr(passed, "numel"):  # torch
         if passed.numel() == 1 and str(passed.dtype) == "torch.bool":
             return bool(passed.item())
-        raise TypeError(f"passed must be a bool or a one-element bool tensor, got a {passed.dtype} "
-                        f"tensor of shape {tuple(passed.shape)}")
-    raise TypeError(f"passed must be a bool (the result of the comparison that checks the claim), "
-                    f"got {type(passed).__name__}: {passed!r}")
+        raise TypeError(
+            f"passed must be a bool or a one-element bool tensor, got a {passed.dtype} "
+            f"tensor of shape {tuple(passed.shape)}"
+        )
+    raise TypeError(
+        f"passed must be a bool (the result of the comparison that checks the claim), "
+        f"got {type(passed).__name__}: {passed!r}"
+    )
 
 
-def _format_value(name: str, value: object, spec: str) -> Typeset:
+def _format_value(name: str, value: object, spec: str | None) -> Typeset:
+    spec = spec or ""
     value = plain_value(value)
     if isinstance(value, Typeset):
         if spec:
@@ -97,8 +111,7 @@ def _format_value(name: str, value: object, spec: str) -> Typeset:
         raise TypeError(f"{name} is a bool; state the claim in words and check the bool as `passed`")
     if isinstance(value, numbers.Real):
         return number(value, spec)
-    raise TypeError(f"{name} must be a number, a one-element tensor or a string, got "
-                    f"{type(value).__name__}")
+    raise TypeError(f"{name} must be a number, a one-element tensor or a string, got {type(value).__name__}")
 
 
 def state_claim(claim: str, passed: object, values: dict[str, object], anchor: str) -> Claim:
@@ -110,7 +123,7 @@ def state_claim(claim: str, passed: object, values: dict[str, object], anchor: s
     ok = _as_bool(passed)
     parts: list[tuple[str, str | None]] = []
     formatted: dict[str, Typeset] = {}
-    specs: dict[str, str] = {}
+    specs: dict[str, str | None] = {}
     try:
         parsed = list(string.Formatter().parse(claim))
     except ValueError as err:
@@ -134,8 +147,10 @@ def state_claim(claim: str, passed: object, values: dict[str, object], anchor: s
         parts.append((formatted[name].text, name))
     unused = sorted(set(values) - set(formatted))
     if unused:
-        raise ValueError(f"values {unused} are not shown in the claim; name each one in it as {{name}} "
-                         "(or glue it separately with ch.glue)")
+        raise ValueError(
+            f"values {unused} are not shown in the claim; name each one in it as {{name}} "
+            "(or glue it separately with ch.glue)"
+        )
     text = "".join(t for t, _ in parts)
     return Claim(claim, text, formatted, ok, anchor, parts)
 
@@ -143,4 +158,3 @@ def state_claim(claim: str, passed: object, values: dict[str, object], anchor: s
 def failure_message(claim: Claim) -> str:
     values = ", ".join(f"{k}={v.text}" for k, v in claim.values.items())
     return f"claim does not hold: {claim.text}" + (f" ({values})" if values else "")
-

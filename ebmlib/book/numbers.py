@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from typing import Any
 
 __all__ = ["Typeset", "number", "power", "tidy", "plain_value"]
 
@@ -65,7 +66,7 @@ class Typeset:
         return None if self.tex is None else f"${self.tex}$"
 
 
-def plain_value(value: object) -> object:
+def plain_value(value: Any) -> Any:
     """``value`` as a plain Python scalar: 0-d / one-element tensors and numpy scalars are
     unwrapped; anything else is returned as it is."""
     if hasattr(value, "numel") and hasattr(value, "item"):  # a torch tensor
@@ -83,8 +84,10 @@ def _refuse_non_finite(value: object, what: str) -> None:
     if value is None:
         raise ValueError(f"{what} is None: a missing value cannot be printed as a number")
     if isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isfinite(value):
-        raise ValueError(f"{what} is {value}: NaN and inf are never printed (fix the computation, "
-                         "or state in words what the value means)")
+        raise ValueError(
+            f"{what} is {value}: NaN and inf are never printed (fix the computation, "
+            "or state in words what the value means)"
+        )
 
 
 def _tex_mantissa(text: str) -> str:
@@ -171,9 +174,9 @@ def number(value: object, spec: str = "", *, digits: int = 3, unit: str | None =
         else:
             return _with_unit(tidy(_auto_text(float(value), digits)), unit)
     elif spec[-1:] in {"d", "n"} and not isinstance(value, numbers.Integral):
-        if float(value) != int(value):
+        if float(value) != int(float(value)):
             raise ValueError(f"{value} is not an integer but the format {spec!r} is for integers")
-        value = int(value)
+        value = int(float(value))
     return _with_unit(tidy(format(value, spec)), unit)
 
 

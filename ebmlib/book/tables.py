@@ -17,6 +17,7 @@ import html
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from .numbers import Typeset, number, plain_value, tidy
 
@@ -55,12 +56,11 @@ def _is_int_spec(spec: Spec | None) -> bool:
 def _column_spec(values: list[object]) -> str | None:
     """The default format of a column: integers in full; floats with two decimals, or in
     ``× 10ⁿ`` form when they are all tiny or some are huge."""
-    nums = []
+    nums: list[Any] = []
     for v in values:
-        for x in (v if isinstance(v, tuple) else (v,)):
+        for x in v if isinstance(v, tuple) else (v,):
             x = plain_value(x)
-            if isinstance(x, numbers.Real) and not isinstance(x, bool) and not _is_missing(x) \
-                    and math.isfinite(x):
+            if isinstance(x, numbers.Real) and not isinstance(x, bool) and not _is_missing(x) and math.isfinite(x):
                 nums.append(x)
     if not nums:
         return None
@@ -76,8 +76,14 @@ class Table:
     """A formatted table (build it with :func:`table`): ``header`` names, ``units``, ``cells``
     (strings as shown), ``numeric`` (right-aligned columns) and ``bold`` cells."""
 
-    def __init__(self, header: list[str], units: list[str | None], cells: list[list[str]],
-                 numeric: list[bool], bold: set[tuple[int, int]] | None = None) -> None:
+    def __init__(
+        self,
+        header: list[str],
+        units: list[str | None],
+        cells: list[list[str]],
+        numeric: list[bool],
+        bold: set[tuple[int, int]] | None = None,
+    ) -> None:
         self.header, self.units, self.cells, self.numeric = header, units, cells, numeric
         self.bold = bold or set()
 
@@ -88,24 +94,31 @@ class Table:
         pad = "padding:0.3em 0.75em"
         head = []
         for name, unit, num in zip(self.header, self.units, self.numeric):
-            unit_html = (f'<br><span class="ebm-unit" style="font-weight:400;opacity:0.75">'
-                         f'{html.escape(unit)}</span>' if unit else "")
-            head.append(f'<th style="{pad};text-align:{"right" if num else "left"};'
-                        f'vertical-align:bottom;border-bottom:1.5px solid currentColor">'
-                        f'{html.escape(name)}{unit_html}</th>')
+            unit_html = (
+                f'<br><span class="ebm-unit" style="font-weight:400;opacity:0.75">{html.escape(unit)}</span>'
+                if unit
+                else ""
+            )
+            head.append(
+                f'<th style="{pad};text-align:{"right" if num else "left"};'
+                f'vertical-align:bottom;border-bottom:1.5px solid currentColor">'
+                f"{html.escape(name)}{unit_html}</th>"
+            )
         body = []
         for i, row in enumerate(self.cells):
             tds = []
             for j, (text, num) in enumerate(zip(row, self.numeric)):
                 weight = ";font-weight:700" if (i, j) in self.bold else ""
-                tds.append(f'<td style="{pad};text-align:{"right" if num else "left"};'
-                           f'white-space:nowrap{weight}">{html.escape(text)}</td>')
+                tds.append(
+                    f'<td style="{pad};text-align:{"right" if num else "left"};'
+                    f'white-space:nowrap{weight}">{html.escape(text)}</td>'
+                )
             body.append("<tr>" + "".join(tds) + "</tr>")
         return (
             '<div class="ebm-table-wrap" style="overflow-x:auto;max-width:100%">'
             '<table class="ebm-table" style="border-collapse:collapse;margin:0;'
             'font-variant-numeric:tabular-nums;line-height:1.35">'
-            f'<thead><tr>{"".join(head)}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+            f"<thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
         )
 
     def __repr__(self) -> str:
@@ -114,8 +127,7 @@ class Table:
         widths = [max(len(r[j]) for r in rows) for j in range(len(header))]
 
         def line(r):
-            return "  ".join(c.rjust(w) if num else c.ljust(w)
-                             for c, w, num in zip(r, widths, self.numeric)).rstrip()
+            return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(r, widths, self.numeric)).rstrip()
 
         return "\n".join([line(header), "  ".join("-" * w for w in widths)] + [line(r) for r in self.cells])
 
@@ -150,7 +162,7 @@ def _rows_of(rows: object, index: str | None) -> tuple[list[str], list[dict]]:
         n = lengths.pop() if lengths else 0
         return [str(k) for k in rows], [{str(k): v[i] for k, v in rows.items()} for i in range(n)]
     if isinstance(rows, Sequence) and not isinstance(rows, str):
-        keys: list[str] = []
+        keys = []
         records = []
         for r in rows:
             if not isinstance(r, Mapping):
@@ -199,8 +211,7 @@ def table(
     else:
         shown = [str(k) for k in columns]
         headers = shown
-    for name, mapping in (("columns", shown), ("formats", formats or {}), ("units", units or {}),
-                          ("best", best or {})):
+    for name, mapping in (("columns", shown), ("formats", formats or {}), ("units", units or {}), ("best", best or {})):
         unknown = [k for k in mapping if k not in keys]
         if unknown:
             raise ValueError(f"{name} names unknown columns {unknown}; the columns are {keys}")
@@ -239,16 +250,19 @@ def _one(value: object, spec: Spec | None, where: str, inf: str | None) -> tuple
         return value.text, True, None
     if isinstance(value, str):
         if value.strip().lower() in _BAD_STRINGS:
-            raise ValueError(f"{where} holds the string {value!r}; use None for a value that does "
-                             "not apply (shown as —)")
+            raise ValueError(
+                f"{where} holds the string {value!r}; use None for a value that does not apply (shown as —)"
+            )
         return value, False, None
     if isinstance(value, bool):
         return ("yes" if value else "no"), False, None
     if isinstance(value, numbers.Real):
         if math.isinf(value):
             if inf is None:
-                raise ValueError(f"{where} is {value}; pass inf='...' to say what an infinite value "
-                                 "means (e.g. 'never'), or fix the computation")
+                raise ValueError(
+                    f"{where} is {value}; pass inf='...' to say what an infinite value "
+                    "means (e.g. 'never'), or fix the computation"
+                )
             return inf, True, None
         if callable(spec):
             out = spec(value)
@@ -263,8 +277,10 @@ def _one(value: object, spec: Spec | None, where: str, inf: str | None) -> tuple
     if callable(spec):
         out = spec(value)
         return (out.text if isinstance(out, Typeset) else str(out)), False, None
-    raise TypeError(f"{where} is a {type(value).__name__}; give a number, a string, None or a "
-                    "(mean, std) pair, or a function in formats= that formats it")
+    raise TypeError(
+        f"{where} is a {type(value).__name__}; give a number, a string, None or a "
+        "(mean, std) pair, or a function in formats= that formats it"
+    )
 
 
 def _cell(value: object, spec: Spec | None, key: str, i: int, inf: str | None):

@@ -34,8 +34,9 @@ def check_step_size(value: object, n_chains: int, like: torch.Tensor, name: str 
     if value.dim() == 0:
         value = value.expand(n_chains)
     if tuple(value.shape) != (n_chains,):
-        raise ValueError(f"{name} must be a float or a [{n_chains}] tensor (one per chain), got shape "
-                         f"{tuple(value.shape)}")
+        raise ValueError(
+            f"{name} must be a float or a [{n_chains}] tensor (one per chain), got shape {tuple(value.shape)}"
+        )
     value = value.detach().to(dtype=like.dtype, device=like.device)
     if not bool(((value > 0) & torch.isfinite(value)).all()):
         raise ValueError(f"{name} must hold finite numbers > 0")

@@ -42,17 +42,17 @@ __all__ = ["DualAveraging", "DualAveragingState", "Adapted", "adapt_step_size"]
 
 
 class DualAveragingState(NamedTuple):
-    """The iterates of dual averaging after ``count`` updates (float64 tensors of shape ``[]``
+    """The iterates of dual averaging after ``n_updates`` updates (float64 tensors of shape ``[]``
     when shared, ``[chains]`` per chain): ``log_step_size`` is ``log eps_t``, the step the next
     step runs with; ``log_step_size_avg`` is ``log epsbar_t``, the averaged iterate (the adapted
     step size); ``error_avg`` is ``Hbar_t``, the running average of ``delta - alpha``; ``mu`` is
-    ``log(10 eps_0)``, the point the iterates are shrunk towards; ``count`` is ``t`` (an int)."""
+    ``log(10 eps_0)``, the point the iterates are shrunk towards; ``n_updates`` is ``t`` (an int)."""
 
     log_step_size: torch.Tensor
     log_step_size_avg: torch.Tensor
     error_avg: torch.Tensor
     mu: torch.Tensor
-    count: int
+    n_updates: int
 
 
 class DualAveraging:
@@ -93,7 +93,7 @@ class DualAveraging:
             state: the current iterates.
             accept_prob: ``alpha_t``, shaped like the state (``[]`` or ``[chains]``), in ``[0, 1]``.
         """
-        t = state.count + 1
+        t = state.n_updates + 1
         alpha = accept_prob.to(torch.float64)
         weight = 1.0 / (t + self.t0)
         error_avg = (1.0 - weight) * state.error_avg + weight * (self.target_accept - alpha)
@@ -105,7 +105,7 @@ class DualAveraging:
     @staticmethod
     def final(state: DualAveragingState) -> torch.Tensor:
         """The adapted step size ``epsbar_t = exp(log_step_size_avg)`` (float64, ``[]`` or ``[chains]``)."""
-        if state.count == 0:
+        if state.n_updates == 0:
             return state.log_step_size.exp()
         return state.log_step_size_avg.exp()
 
@@ -190,8 +190,9 @@ def adapt_step_size(
     check_kernel(kernel)
     settings = getattr(kernel, "params", {})
     if "step_size" not in settings:
-        raise TypeError(f"kernel must have a step_size setting to adapt, {type(kernel).__name__} has "
-                        f"{sorted(settings)}")
+        raise TypeError(
+            f"kernel must have a step_size setting to adapt, {type(kernel).__name__} has {sorted(settings)}"
+        )
     if "step_size" in params:
         raise TypeError("pass the first step size as initial_step_size, not step_size: adaptation sets it")
     check_positive_int(n_steps, "n_steps")
@@ -207,15 +208,17 @@ def adapt_step_size(
         elif not per_chain:
             raise ValueError("initial_step_size may be a [chains] tensor only with per_chain=True")
         elif tuple(eps0.shape) != (n_chains,):
-            raise ValueError(f"initial_step_size must be a float or a [{n_chains}] tensor, got shape "
-                             f"{tuple(eps0.shape)}")
+            raise ValueError(
+                f"initial_step_size must be a float or a [{n_chains}] tensor, got shape {tuple(eps0.shape)}"
+            )
     else:
         eps0 = check_positive_float(eps0, "initial_step_size")
     if per_chain and not isinstance(eps0, torch.Tensor):
         eps0 = torch.full((n_chains,), eps0, dtype=torch.float64)
     da = averaging.init(eps0.detach().to(device=x.device) if isinstance(eps0, torch.Tensor) else eps0)
-    da = da._replace(**{f: getattr(da, f).to(x.device) for f in ("log_step_size", "log_step_size_avg",
-                                                                  "error_avg", "mu")})
+    da = da._replace(
+        **{f: getattr(da, f).to(x.device) for f in ("log_step_size", "log_step_size_avg", "error_avg", "mu")}
+    )
     used, probs = [], []
     with torch.no_grad():
         for _ in progress_range(n_steps, progress, "adapting step size"):
@@ -224,8 +227,10 @@ def adapt_step_size(
             state, info = kernel.step(model, state, generator=generator, step_size=step_size, **params)
             accept_prob = getattr(info, "accept_prob", None)
             if accept_prob is None:
-                raise TypeError(f"{type(kernel).__name__}'s steps report no accept_prob: only a kernel that accepts "
-                                f"or rejects (MALA, HMC) can be adapted to a target acceptance rate")
+                raise TypeError(
+                    f"{type(kernel).__name__}'s steps report no accept_prob: only a kernel that accepts "
+                    f"or rejects (MALA, HMC) can be adapted to a target acceptance rate"
+                )
             da = averaging.update(da, accept_prob if per_chain else accept_prob.to(torch.float64).mean())
             used.append(eps)
             probs.append(accept_prob)

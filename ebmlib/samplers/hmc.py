@@ -121,6 +121,7 @@ def leapfrog(
         x = _add(x, step_size, velocity)
         energy, score = model.energy_and_score(x)
         p = _add(p, step_size if i < n_leapfrog - 1 else half, score, inplace=True)
+    assert energy is not None  # n_leapfrog >= 1
     return x, p, energy, score
 
 
@@ -139,16 +140,26 @@ class HMC(Kernel):
             every step (0: no jitter; see the module docstring).
     """
 
-    def __init__(self, step_size: float | torch.Tensor = 0.1, n_leapfrog: int = 10, *,
-                 inverse_mass: torch.Tensor | None = None, jitter: float = 0.0) -> None:
+    def __init__(
+        self,
+        step_size: float | torch.Tensor = 0.1,
+        n_leapfrog: int = 10,
+        *,
+        inverse_mass: torch.Tensor | None = None,
+        jitter: float = 0.0,
+    ) -> None:
         if not isinstance(step_size, torch.Tensor):
             check_step_size(step_size, 1, torch.empty(0))
         if inverse_mass is not None:
             if not isinstance(inverse_mass, torch.Tensor) or inverse_mass.dim() != 1:
                 raise ValueError("inverse_mass must be None or a [d] tensor (the diagonal of M^-1)")
             _check_inverse_mass(inverse_mass, inverse_mass.shape[0])
-        self.params = {"step_size": step_size, "n_leapfrog": check_positive_int(n_leapfrog, "n_leapfrog"),
-                       "inverse_mass": inverse_mass, "jitter": _check_jitter(jitter)}
+        self.params = {
+            "step_size": step_size,
+            "n_leapfrog": check_positive_int(n_leapfrog, "n_leapfrog"),
+            "inverse_mass": inverse_mass,
+            "jitter": _check_jitter(jitter),
+        }
 
     def init(self, model: EnergyModel, x: torch.Tensor) -> HMCState:
         """Check ``x`` (``[chains, d]``) and compute its energy and score: one model evaluation."""
@@ -157,14 +168,16 @@ class HMC(Kernel):
         model.check_input(x)
         inverse_mass = self.params["inverse_mass"]
         if inverse_mass is not None and inverse_mass.shape[0] != x.shape[1]:
-            raise ValueError(f"inverse_mass has {inverse_mass.shape[0]} entries but the chains have {x.shape[1]} "
-                             f"coordinates")
+            raise ValueError(
+                f"inverse_mass has {inverse_mass.shape[0]} entries but the chains have {x.shape[1]} coordinates"
+            )
         with torch.no_grad():
             energy, score = model.energy_and_score(x)
         return HMCState(x, energy.detach(), score)
 
-    def step(self, model: EnergyModel, state: HMCState, *, generator: torch.Generator | None = None,
-             **params) -> tuple[HMCState, HMCInfo]:
+    def step(
+        self, model: EnergyModel, state: HMCState, *, generator: torch.Generator | None = None, **params
+    ) -> tuple[HMCState, HMCInfo]:
         """One transition of every chain: ``(HMCState, HMCInfo)``; costs ``n_leapfrog`` model evaluations."""
         s = self._settings(params) if params else self.params
         x, energy, score = state
@@ -192,8 +205,11 @@ class HMC(Kernel):
             u = torch.rand(chains, dtype=x.dtype, device=x.device, generator=generator)
             accepted = torch.log(u) < -delta_h  # NaN (an overflowed trajectory) is rejected
             keep = accepted[:, None]
-            new = HMCState(torch.where(keep, new_x, x), torch.where(accepted, new_energy, energy),
-                           torch.where(keep, new_score, score))
+            new = HMCState(
+                torch.where(keep, new_x, x),
+                torch.where(accepted, new_energy, energy),
+                torch.where(keep, new_score, score),
+            )
         return new, HMCInfo(accepted, acceptance_probability(-delta_h), delta_h)
 
 

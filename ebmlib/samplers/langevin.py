@@ -117,25 +117,36 @@ class Langevin(Kernel):
             return -(diff * diff).sum(-1) / (2 * sigma**2)
 
         assert energy is not None  # MALA's states carry their energy
-        log_ratio = (energy - proposal_energy + log_q(x, proposal, proposal_score) - log_q(proposal, x, score))
+        log_ratio = energy - proposal_energy + log_q(x, proposal, proposal_score) - log_q(proposal, x, score)
         return self._accept(state, proposal, proposal_energy, proposal_score, log_ratio, generator)
 
-    def _accept(self, state: LangevinState, proposal: torch.Tensor, proposal_energy: torch.Tensor,
-                proposal_score: torch.Tensor, log_ratio: torch.Tensor,
-                generator: torch.Generator | None) -> tuple[LangevinState, LangevinInfo]:
+    def _accept(
+        self,
+        state: LangevinState,
+        proposal: torch.Tensor,
+        proposal_energy: torch.Tensor,
+        proposal_score: torch.Tensor,
+        log_ratio: torch.Tensor,
+        generator: torch.Generator | None,
+    ) -> tuple[LangevinState, LangevinInfo]:
         x, energy, score = state
+        assert energy is not None and score is not None  # MALA's states carry both
         u = torch.rand(x.shape[0], dtype=x.dtype, device=x.device, generator=generator)
         accepted = torch.log(u) < log_ratio
         keep = accepted[:, None]
-        new = LangevinState(torch.where(keep, proposal, x), torch.where(accepted, proposal_energy, energy),
-                            torch.where(keep, proposal_score, score))
+        new = LangevinState(
+            torch.where(keep, proposal, x),
+            torch.where(accepted, proposal_energy, energy),
+            torch.where(keep, proposal_score, score),
+        )
         return new, LangevinInfo(accepted, acceptance_probability(log_ratio))
 
-    def _step_per_chain(self, model: EnergyModel, state: LangevinState, generator: torch.Generator | None,
-                        s: dict) -> tuple[LangevinState, LangevinInfo]:
+    def _step_per_chain(
+        self, model: EnergyModel, state: LangevinState, generator: torch.Generator | None, s: dict
+    ) -> tuple[LangevinState, LangevinInfo]:
         """The same step with a ``[chains]`` tensor of step sizes (per-chain adaptation makes them)."""
         x, energy, score = state
-        eps = check_step_size(s["step_size"], x.shape[0], x)  # [chains, 1]
+        eps = torch.as_tensor(check_step_size(s["step_size"], x.shape[0], x))  # [chains, 1]
         sigma = torch.sqrt(2 * eps) if s["noise_scale"] is None else torch.full_like(eps, s["noise_scale"])
         if score is None or (s["adjusted"] and energy is None):
             energy, score = model.energy_and_score(x)
@@ -149,9 +160,11 @@ class Langevin(Kernel):
             diff = to - frm - eps * _drift(frm_score, s["max_score"])
             return -(diff * diff).sum(-1) / (2 * sigma[:, 0] ** 2)
 
+        assert energy is not None
         log_ratio = energy - proposal_energy + log_q(x, proposal, proposal_score) - log_q(proposal, x, score)
-        return self._accept(LangevinState(x, energy, score), proposal, proposal_energy, proposal_score, log_ratio,
-                            generator)
+        return self._accept(
+            LangevinState(x, energy, score), proposal, proposal_energy, proposal_score, log_ratio, generator
+        )
 
 
 def langevin(

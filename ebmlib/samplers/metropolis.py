@@ -73,8 +73,7 @@ class MetropolisHastings(Kernel):
             u = torch.rand(chains, dtype=x.dtype, device=x.device, generator=generator)
             log_ratio = energy - proposal_energy
             accepted = torch.log(u) < log_ratio
-            new = MHState(torch.where(accepted[:, None], proposal, x),
-                          torch.where(accepted, proposal_energy, energy))
+            new = MHState(torch.where(accepted[:, None], proposal, x), torch.where(accepted, proposal_energy, energy))
         return new, MHInfo(accepted, acceptance_probability(log_ratio))
 
 
