@@ -21,7 +21,7 @@ MATHJAX_STAMP := _assets/mathjax/.mathjax-$(MATHJAX)
 CHROMIUM ?= /usr/bin/chromium
 BOOK_STAMP := _build/book.stamp
 EXECUTED := _build/jupyter_execute
-NBVAL := --nbval-lax --nbval-cell-timeout=300
+NBVAL := --nbval-lax --nbval-cell-timeout=600
 
 .PHONY: env book test test-library check-site benchmark clean
 

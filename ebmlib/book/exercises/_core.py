@@ -58,8 +58,8 @@ class Result:
     def __bool__(self) -> bool:
         return self.passed == self.total
 
-    def __repr__(self) -> str:
-        return self.message
+    def __repr__(self) -> str:  # short: check() has printed the message already
+        return f"Result(exercise={self.exercise!r}, passed={self.passed}, total={self.total})"
 
 
 @dataclass
