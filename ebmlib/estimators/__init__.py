@@ -4,7 +4,7 @@ r"""Estimators of the partition function, all returning an :class:`Estimate`.
 * :func:`ais`: annealed importance sampling (a stochastic lower bound on :math:`\log Z`);
   :func:`ais_schedule_check` runs it at several schedule lengths and checks it settled.
 * :func:`reverse_ais`: AIS run backwards from samples (a stochastic upper bound from exact
-  samples; RAISE from data); with :func:`ais` it brackets :math:`\log Z`.
+  samples of the model); with :func:`ais` it brackets :math:`\log Z`.
 * :func:`bridge_sampling`: Bennett's acceptance ratio, from samples of both ends.
 * :func:`linked_importance_sampling`: Neal's linked importance sampling along AIS's paths.
 * :class:`LogZTracker`: follows :math:`\log Z` through training, one update at a time.

@@ -60,8 +60,11 @@ def bridge_sampling(
         n_iter: most fixed-point iterations; stops earlier once :math:`\log r` moves less than ``tol``.
 
     Returns:
-        An :class:`Estimate`; ``log_weights`` are the log bridge terms on the ``x0`` side,
-        and ``stderr`` adds the relative variances of both sides' means.
+        An :class:`Estimate`; ``log_weights`` are the log bridge terms on the ``x0`` side
+        only (so, unlike the other estimators, ``log_z`` is *not* their log-mean-exp plus
+        ``log_z0``, and ``ess`` is that side's alone), and ``stderr`` adds the relative
+        variances of both sides' means, which assumes independent draws on each side: with
+        correlated (MCMC) samples it is too small.
     """
     check_positive_int(n_iter, "n_iter")
     if len(x0) < 2 or len(x1) < 2:

@@ -62,8 +62,8 @@ def linked_importance_sampling(
         model: any model with an annealing path.
         n_chains: independent LIS runs (>= 2).
         n_betas: distributions on a linear schedule from base to model (>= 2).
-        n_steps: Markov chain states ``K`` at each distribution (>= 1; :math:`K = 1` is a
-            chain of independent links, the "annealed" limit without moves).
+        n_steps: Markov chain states ``K`` at each distribution (>= 1; :math:`K = 1` makes no moves:
+            the product telescopes to simple importance sampling from the base).
         base, kernel, generator, progress: as in :func:`ais`.
 
     Returns:
