@@ -297,6 +297,44 @@ def test_asymptotic_covariance_of_ml_is_the_inverse_fisher_information():
     torch.testing.assert_close(cov, torch.linalg.pinv(fisher, hermitian=True), atol=1e-8, rtol=1e-6)
 
 
+def test_rbm_free_energy_has_exact_second_derivatives():
+    """The RBM's hand-written free-energy gradient must be differentiable itself: the Hessian
+    of the exact NLL by double backward equals central differences of its gradient, and the
+    asymptotic covariance of ML is the inverse Fisher information, as for the BM above."""
+    from ebmlib import objectives
+    from ebmlib.utils import flat_grad
+
+    gen = torch.Generator().manual_seed(4)
+    model = RBM.random(4, 2, weight_std=1.0, generator=gen).double()
+    x = exact.sample(model, 30, generator=gen)
+    params = list(model.parameters())
+    theta = torch.nn.utils.parameters_to_vector(params).detach().clone()
+    grad = torch.autograd.grad(objectives.exact_nll(model, x), params, create_graph=True)
+    flat = torch.cat([g.reshape(-1) for g in grad])
+    hessian = torch.stack(
+        [torch.cat([h.reshape(-1) for h in torch.autograd.grad(flat[k], params, retain_graph=True)]) for k in range(len(flat))]
+    )
+
+    def gradient_at(t):
+        torch.nn.utils.vector_to_parameters(t, params)
+        return flat_grad(objectives.exact_nll(model, x), params)
+
+    eps, columns = 1e-5, []
+    for j in range(len(theta)):
+        step = torch.zeros_like(theta)
+        step[j] = eps
+        columns.append((gradient_at(theta + step) - gradient_at(theta - step)) / (2 * eps))
+    torch.nn.utils.vector_to_parameters(theta, params)
+    torch.testing.assert_close(hessian, torch.stack(columns, 1), atol=1e-7, rtol=1e-6)
+
+    cov = exact.asymptotic_covariance(model, objectives.exact_nll)
+    states, probs = exact.distribution(model)
+    grads = torch.stack([flat_grad(model.energy(s[None]).sum(), params) for s in states])
+    centred = grads - probs @ grads
+    fisher = centred.T @ (centred * probs[:, None])
+    torch.testing.assert_close(cov, torch.linalg.pinv(fisher, hermitian=True), atol=1e-6, rtol=1e-5)
+
+
 def test_asymptotic_covariance_matches_the_spread_of_repeated_pseudolikelihood_fits():
     """The sandwich H+ J H+ against the empirical covariance of 150 fits on N = 1000 each."""
     from ebmlib import objectives, training

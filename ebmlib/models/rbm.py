@@ -65,20 +65,24 @@ class _FreeEnergy(torch.autograd.Function):
     ``dF/dW = -v^T sigmoid(pre)``, ``dF/db = -v``, ``dF/dc = -sigmoid(pre)``, row by row.
 
     One graph node instead of five; the sigmoid is computed only when a gradient is asked
-    for. First derivatives only (a second derivative raises instead of being wrong).
+    for. Second derivatives are exact too: when the backward pass itself is recorded
+    (``create_graph=True``), ``pre`` is recomputed from the inputs with differentiable
+    operations, so the gradient is differentiable in ``v``, ``W``, ``b`` and ``c``.
     """
 
     @staticmethod
     def forward(ctx, v, w, b, c):
         pre = torch.addmm(c, v, w)
-        ctx.save_for_backward(v, w, b, pre)
+        ctx.save_for_backward(v, w, b, c, pre)
         return -(v @ b) - softplus(pre).sum(-1)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        v, w, b, pre = ctx.saved_tensors
-        weighted = torch.sigmoid(pre).mul_(grad[:, None])  # g_i sigmoid(pre_i)
+        v, w, b, c, pre = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph: keep the gradient differentiable
+            weighted = torch.sigmoid(torch.addmm(c, v, w)) * grad[:, None]
+        else:
+            weighted = torch.sigmoid(pre).mul_(grad[:, None])  # g_i sigmoid(pre_i)
         need_v, need_w, need_b, need_c = ctx.needs_input_grad
         gv = -(torch.outer(grad, b) + weighted @ w.T) if need_v else None
         gw = -(v.T @ weighted) if need_w else None
