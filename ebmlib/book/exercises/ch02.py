@@ -54,7 +54,7 @@ def _grad_two_cases(gen: torch.Generator) -> Iterator[Case]:
         states, probs = exact.distribution(two_unit_model(w, b1, b2))  # by enumeration
         moments = probs @ torch.stack([states[:, 0] * states[:, 1], states[:, 0], states[:, 1]], 1)
         expected = tuple(moments.tolist())  # E[x1 x2], E[x1], E[x2]
-        yield Case(f"w = {w:.3f}, b1 = {b1:.3f}, b2 = {b2:.3f}", (w, b1, b2), expected, atol=1e-8, rtol=1e-8)
+        yield Case(f"w = {w:.3f}, b1 = {b1:.3f}, b2 = {b2:.3f}", (w, b1, b2), expected, atol=1e-6, rtol=1e-6)
 
 
 _GRAD_TWO_MISTAKES = {

@@ -70,8 +70,8 @@ def _cd1_two_cases(gen: torch.Generator) -> Iterator[Case]:
             f"w = {w:.3f}, b1 = {b1:.3f}, b2 = {b2:.3f}, {size} data rows (mean of x2: {data[:, 1].mean():.2f})",
             (w, b1, b2, data),
             _cd1_two_reference(w, b1, b2, data),
-            atol=1e-9,
-            rtol=1e-8,
+            atol=1e-6,  # float32 arithmetic passes; every listed mistake is off by far more
+            rtol=1e-6,
         )
 
 
