@@ -42,9 +42,9 @@ def _random_energies(gen: torch.Generator) -> Iterator[tuple[str, Energy, torch.
         x = torch.randn(6, d, dtype=torch.float64, generator=gen) + mean
         yield f"a {d}-D Gaussian energy (precision with trace {precision.trace().item():.3f}), 6 rows", model.energy, x
     for d in (2, 4):
-        model = MLPEnergy(d, hidden=(8, 8), generator=gen, dtype=torch.float64)
+        mlp = MLPEnergy(d, hidden=(8, 8), generator=gen, dtype=torch.float64)
         x = torch.randn(5, d, dtype=torch.float64, generator=gen)
-        yield f"a {d}-D MLP energy (two SiLU layers of 8), 5 rows", model.energy, x
+        yield f"a {d}-D MLP energy (two SiLU layers of 8), 5 rows", mlp.energy, x
 
 
 # --------------------------------------------------------------------------- 5.1
