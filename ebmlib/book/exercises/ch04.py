@@ -43,7 +43,7 @@ def _random_problem(n: int, batch: int, scale: float, gen: torch.Generator):
 
 
 def _describe(w: torch.Tensor, x: torch.Tensor) -> str:
-    return f"a {len(w)}-unit Boltzmann machine (couplings of std {w[w != 0].std().item():.2f}), {len(x)} rows x"
+    return f"a {len(w)}-unit Boltzmann machine (largest |coupling| {w.abs().max().item():.2f}), {len(x)} rows x"
 
 
 # --------------------------------------------------------------------------- 4.1
