@@ -25,6 +25,7 @@ from ebmlib.book.exercises import ch10
             },
         ),
         ("10.2", {"no entropy": "entropy", "prior left out": "p_2(h)", "average over h": "posterior"}),
+        ("10.4", {"mean of log q": "log-mean-exp", "not divided by N": "normalizer", "factorized": "mixture"}),
     ],
 )
 def test_check_refuses_the_wrong_answers(check_works, exercise_id, key_words):

@@ -2,11 +2,13 @@
 
 * 10.1 (implement) the exact log-likelihood of a tiny RBM, the score every table uses;
 * 10.2 (by hand) the variational bound of a stacked RBM: the first layer's posterior, a new
-  prior over its hidden units.
+  prior over its hidden units;
+* 10.4 (implement) the aggregate posterior, the prior that a second layer would learn.
 
 Expected answers: :func:`ebmlib.exact.log_likelihood` (10.1, tested against brute-force sums)
 and the bound summed over every hidden state (10.2; the tests check that it equals the exact
-log-likelihood when the prior is the RBM's own hidden marginal, and is below it otherwise).
+log-likelihood when the prior is the RBM's own hidden marginal, and is below it otherwise);
+the aggregate posterior summed over every hidden state (10.4).
 """
 
 from __future__ import annotations
@@ -207,5 +209,68 @@ register(
             "average over h": lambda *a: _bound_mistakes(*a)["average over h"],
         },
         hint=_bound_hint,
+    )
+)
+
+
+# --------------------------------------------------------------------------- 10.4
+
+
+def _aggregate_reference(
+    w: torch.Tensor, c: torch.Tensor, v: torch.Tensor, hidden_states: torch.Tensor
+) -> torch.Tensor:
+    pre_h = c + v @ w
+    log_q = F.logsigmoid(pre_h) @ hidden_states.T + F.logsigmoid(-pre_h) @ (1 - hidden_states).T  # [B, H]
+    return torch.logsumexp(log_q, 0) - torch.log(torch.tensor(float(len(v)), dtype=_F))
+
+
+def _aggregate_mistakes(
+    w: torch.Tensor, c: torch.Tensor, v: torch.Tensor, hidden_states: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    pre_h = c + v @ w
+    log_q = F.logsigmoid(pre_h) @ hidden_states.T + F.logsigmoid(-pre_h) @ (1 - hidden_states).T
+    mean_p = torch.sigmoid(pre_h).mean(0)
+    return {
+        "mean of log q": log_q.mean(0),
+        "not divided by N": torch.logsumexp(log_q, 0),
+        "factorized": hidden_states @ mean_p.log() + (1 - hidden_states) @ (1 - mean_p).log(),
+    }
+
+
+def _aggregate_cases(gen: torch.Generator) -> Iterator[Case]:
+    for n_visible, n_hidden, n in ((3, 2, 4), (4, 3, 6), (5, 2, 5), (4, 4, 8)):
+        w, _, c = _random_rbm(n_visible, n_hidden, gen)
+        v = _binary(n, n_visible, gen)
+        states = torch.tensor(list(itertools.product([0.0, 1.0], repeat=n_hidden)), dtype=_F)
+        yield Case(
+            f"an RBM with {n_visible} visible and {n_hidden} hidden units, {n} training rows",
+            (w, c, v, states),
+            _aggregate_reference(w, c, v, states),
+            atol=1e-9,
+            rtol=1e-8,
+        )
+
+
+def _aggregate_hint(case: Case, got: Any) -> str:
+    m = _aggregate_mistakes(*case.args)
+    if _same(got, m["mean of log q"]):
+        return "the prior is the log of the mean of q(h | v_n) (a log-mean-exp), not the mean of the logs"
+    if _same(got, m["factorized"]):
+        return "the aggregate posterior is a mixture of N products, not a product of the averaged units"
+    return ""
+
+
+register(
+    Exercise(
+        id="10.4",
+        title="the aggregate posterior as a second layer",
+        cases=_aggregate_cases,
+        reference=_aggregate_reference,
+        wrong={
+            "mean of log q": lambda *a: _aggregate_mistakes(*a)["mean of log q"],
+            "not divided by N": lambda *a: _aggregate_mistakes(*a)["not divided by N"],
+            "factorized": lambda *a: _aggregate_mistakes(*a)["factorized"],
+        },
+        hint=_aggregate_hint,
     )
 )
