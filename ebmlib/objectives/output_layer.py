@@ -15,7 +15,7 @@ The objectives below have the one shape of :mod:`ebmlib.objectives`,
   learned global ``log_c``;
 * :func:`~ebmlib.objectives.sampled_negative_sampling`: Mikolov et al.'s negative sampling;
 * :func:`~ebmlib.objectives.sampled_softmax`: importance-sampled softmax (Jean et al. 2015);
-* :func:`~ebmlib.objectives.normalization_penalty`: :math:`\lambda \operatorname{mean}(\log Z)^2`
+* :func:`~ebmlib.objectives.normalization_penalty`: :math:`\lambda \operatorname{mean}((\log Z)^2)`
   (Devlin et al. 2014), zero exactly when every normalizer is 1.
 
 ``k``, the number of sampled words, keeps its name from the literature (NCE's noise ratio).
@@ -98,7 +98,7 @@ def _sampled_scores(lm, batch, noise_probs, k, generator):
 
 def softmax_nll(lm: NeuralLM, batch: torch.Tensor, *, self_normalization: float = 0.0) -> torch.Tensor:
     r"""Full-softmax negative log-likelihood, plus ``self_normalization`` times
-    :math:`\operatorname{mean}(\log Z(h))^2`.
+    :math:`\operatorname{mean}((\log Z(h))^2)`.
 
     Args:
         lm: a language model (:class:`~ebmlib.models.NeuralLM`).
@@ -115,7 +115,7 @@ def softmax_nll(lm: NeuralLM, batch: torch.Tensor, *, self_normalization: float 
 
 
 def normalization_penalty(log_z: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
-    r"""``weight`` times :math:`\operatorname{mean}(\log Z^2)`: zero exactly when every normalizer :math:`Z` is 1.
+    r"""``weight`` times :math:`\operatorname{mean}((\log Z)^2)`: zero exactly when every normalizer :math:`Z` is 1.
 
     Args:
         log_z: log normalizers, any shape (one per context, or a model's 0-d :math:`\log Z`).
