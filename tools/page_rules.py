@@ -12,8 +12,9 @@ hide-input, remove-input or remove-cell)
 and the text writes "chapter N" as a link ({chapter}`N`) when the book has a chapter N.
 
 The browser checks (tools/check_site.py) see the same on the built pages, and more; these are
-the ones a notebook shows without being built. tests/test_book.py applies them to every chapter
-that states its claims with ch.check (a converted chapter).
+the ones a notebook shows without being built. A chapter opts in when it has been converted to
+these rules, with ``"ebmlib": {"page_rules": true}`` in its notebook metadata
+(:func:`follows_page_rules`); tests/test_book.py and tools/check_site.py then hold it to them.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ PLUMBING = [
 DRAWING = re.compile(r"\bsetup\(|\bplt\.|\bax\w*\.(set_|plot|imshow|hist|scatter|legend)|\bplotting\.")
 CHAPTER = re.compile(r"\b[Cc]hapters?\s+(\d+)(?![.\d])")
 LINKED = re.compile(r"\{chapter\}`[^`]*`|\[[^\]]*\]\([^)]*\)|\{(doc|ref|numref)\}`[^`]*`|`[^`]*`")
+
+
+def follows_page_rules(path: str | Path) -> bool:
+    """Whether the notebook at ``path`` opted in to the page rules (a converted chapter)."""
+    nb = nbformat.read(path, as_version=4)
+    return bool(nb.metadata.get("ebmlib", {}).get("page_rules", False))
 
 
 def problems(path: str | Path) -> list[str]:
