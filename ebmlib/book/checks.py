@@ -12,6 +12,7 @@ import html
 import json
 import numbers
 import string
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +78,28 @@ class Claim:
         )
 
     def __repr__(self) -> str:
-        return f"{(_PASS if self.passed else _FAIL)[2]} {self.text}"
+        return wrap_output(f"{(_PASS if self.passed else _FAIL)[2]} {self.text}")
+
+
+OUTPUT_WIDTH = 88  # the characters of a line that fit a rendered output block
+
+
+def wrap_output(text: str, width: int = OUTPUT_WIDTH) -> str:
+    """``text`` with each line longer than ``width`` broken at spaces, continued with an indent.
+
+    What a check prints as plain text (a terminal, a notebook without HTML) fits the page.
+    """
+    out = []
+    for line in text.splitlines() or [""]:
+        lead = len(line) - len(line.lstrip(" "))
+        out.append(
+            textwrap.fill(
+                line, width, subsequent_indent=" " * (lead + 2), break_long_words=False, break_on_hyphens=False
+            )
+            if len(line) > width
+            else line
+        )
+    return "\n".join(out)
 
 
 def _as_bool(passed: Any) -> bool:

@@ -167,6 +167,10 @@ DEFECTS = [
     Z = \\sum_{x_1, x_2, x_3, x_4, x_5, x_6, x_7, x_8, x_9, x_{10}, x_{11}, x_{12}, x_{13}, x_{14}, x_{15}, x_{16}, x_{17}, x_{18}, x_{19}, x_{20}} \\exp\\left(-E(x_1, x_2, x_3, x_4, x_5, x_6, x_7, x_8, x_9, x_{10}, x_{11}, x_{12})\\right)
     $$
     """),
+    md("""
+    An inline formula too wide for a phone:
+    $E(x) = x_1 x_2 + x_2 x_3 + x_3 x_4 + x_4 x_5 + x_5 x_6 + x_6 x_7 + x_7 x_8 + x_8 x_9 + x_9 x_{10}$.
+    """),
     md("See chapter 1 for more."),
     code('SEED = 0\nDEVICE = "cpu"', "parameters", "hide-input"),
     code("""

@@ -23,7 +23,20 @@ from typing import Any
 
 import torch
 
-__all__ = ["Case", "Exercise", "Result", "register", "check", "get", "exercises", "compare_values"]
+from ..checks import wrap_output
+
+__all__ = [
+    "Case",
+    "Exercise",
+    "Result",
+    "register",
+    "check",
+    "get",
+    "exercises",
+    "compare_values",
+    "mistakes",
+    "same_values",
+]
 
 
 @dataclass
@@ -151,6 +164,30 @@ def _show(value: Any) -> str:
     return f"tensor of shape {list(t.shape)}: [{flat}{more}]"
 
 
+def mistakes(make: Callable[..., dict[str, Any]], *names: str) -> dict[str, Callable[..., Any]]:
+    """``Exercise.wrong`` from one function that returns every named mistake's answer at once.
+
+    ``mistakes(_grad_mistakes, "nll only", "no factor 2")`` gives, for each name, a wrong
+    solution that returns ``_grad_mistakes(*args)[name]``.
+    """
+    return {name: (lambda *args, _name=name: make(*args)[_name]) for name in names}
+
+
+def same_values(got: Any, value: Any, tol: float = 1e-6) -> bool:
+    """Whether ``got`` equals ``value`` (a known mistake's answer) to ``tol``, for the hints.
+
+    Anything that is not a finite number or tensor of ``value``'s shape is not the same.
+    """
+    try:
+        g = torch.as_tensor(got.detach() if isinstance(got, torch.Tensor) else got, dtype=torch.float64).cpu()
+        v = torch.as_tensor(value, dtype=torch.float64).cpu()
+    except (TypeError, ValueError, RuntimeError):
+        return False
+    if g.shape != v.shape or not bool(torch.isfinite(g).all()) or not bool(torch.isfinite(v).all()):
+        return False
+    return bool(torch.allclose(g, v, atol=tol, rtol=tol))
+
+
 def compare_values(expected: Any, got: Any, atol: float, rtol: float) -> str:
     """``""`` if ``got`` matches ``expected`` (numbers, tensors or tuples of them), else why not."""
     if isinstance(expected, (tuple, list)):
@@ -259,7 +296,7 @@ def check(exercise_id: str, answer: Any, *, seed: int = 0, quiet: bool = False) 
         message = f"{title}: all {len(cases)} cases passed."
     result = Result(exercise.id, passed, len(cases), ("✓ " if passed == len(cases) else "✗ ") + message)
     if not quiet:
-        print(result.message)
+        print(wrap_output(result.message))
     return result
 
 

@@ -16,19 +16,11 @@ from typing import Any
 
 import torch
 
-from ._core import Case, Exercise, register
+from ._core import Case, Exercise, mistakes, register, same_values
 
 __all__: list[str] = []
 
 _F = torch.float64
-
-
-def _same(got: Any, value: torch.Tensor) -> bool:
-    """Whether the reader's ``got`` equals ``value`` (a known mistake's answer) to 1e-6."""
-    if not isinstance(got, torch.Tensor) or got.shape != value.shape:
-        return False
-    g = got.detach().to("cpu", _F)
-    return bool(torch.isfinite(g).all()) and bool(torch.allclose(g, value, atol=1e-6, rtol=1e-6))
 
 
 # --------------------------------------------------------------------------- 7.1
@@ -74,11 +66,11 @@ def _grad_mistakes(scores: torch.Tensor, target: int, lam: float) -> dict[str, t
 
 def _grad_hint(case: Case, got: Any) -> str:
     mistakes = _grad_mistakes(*case.args)
-    if _same(got, mistakes["nll only"]):
+    if same_values(got, mistakes["nll only"]):
         return "this is the gradient of the negative log-likelihood alone: the penalty lambda log Z^2 is missing"
-    if _same(got, mistakes["no factor 2"]):
+    if same_values(got, mistakes["no factor 2"]):
         return "the derivative of lambda (log Z)^2 is 2 lambda log Z times d log Z / ds: a factor 2 is missing"
-    if _same(got, mistakes["penalty without softmax"]):
+    if same_values(got, mistakes["penalty without softmax"]):
         return "d log Z / ds_v is the softmax p(v | h), not 1: the penalty's gradient is 2 lambda log Z p(v | h)"
     return ""
 
@@ -89,11 +81,7 @@ register(
         title="the gradient of the self-normalized loss",
         cases=_grad_cases,
         reference=_grad_reference,
-        wrong={
-            "nll only": lambda s, t, lam: _grad_mistakes(s, t, lam)["nll only"],
-            "no factor 2": lambda s, t, lam: _grad_mistakes(s, t, lam)["no factor 2"],
-            "penalty without softmax": lambda s, t, lam: _grad_mistakes(s, t, lam)["penalty without softmax"],
-        },
+        wrong=mistakes(_grad_mistakes, "nll only", "no factor 2", "penalty without softmax"),
         hint=_grad_hint,
     )
 )
@@ -127,16 +115,16 @@ def _shift_hint(case: Case, got: Any) -> str:
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         return "return two numbers: the shift b and the penalty (per unit of lambda) left after it"
     got_b = torch.as_tensor(got[0], dtype=_F).reshape(())
-    if _same(got_b, -b):
+    if same_values(got_b, -b):
         return "the shift has the wrong sign: adding b to every score adds b to every log Z(h), so b = -mean log Z"
-    if _same(got_b, -log_z.mean()):
+    if same_values(got_b, -log_z.mean()):
         return "each context counts as often as it occurs: weight the mean by the context counts"
-    if _same(got_b, b):
+    if same_values(got_b, b):
         w = weight / weight.sum()
         left = torch.as_tensor(got[1], dtype=_F).reshape(())
-        if _same(left, (w * log_z**2).sum()):
+        if same_values(left, (w * log_z**2).sum()):
             return "the penalty left is the mean of (log Z(h) + b)^2 after the shift, not the mean of log Z(h)^2"
-        if _same(left, ((w * (log_z + b) ** 2).sum()).sqrt()):
+        if same_values(left, ((w * (log_z + b) ** 2).sum()).sqrt()):
             return "the penalty is a mean square (a variance), not its square root"
     return ""
 
@@ -191,11 +179,11 @@ def _sampled_mistakes(scores: torch.Tensor, log_q: torch.Tensor, samples: torch.
 
 def _sampled_hint(case: Case, got: Any) -> str:
     mistakes = _sampled_mistakes(*case.args)
-    if _same(got, mistakes["mean of log weights"]):
+    if same_values(got, mistakes["mean of log weights"]):
         return "Z is the mean of the weights, so log Z is a log-mean-exp of the log weights, not their mean"
-    if _same(got, mistakes["no importance weight"]):
+    if same_values(got, mistakes["no importance weight"]):
         return "a word drawn from q stands for 1 / q(w) words: its importance weight is exp(s(w, h)) / q(w)"
-    if _same(got, mistakes["sum, not mean"]):
+    if same_values(got, mistakes["sum, not mean"]):
         return "the estimate averages the k weights: subtract log k"
     return ""
 
@@ -206,11 +194,7 @@ register(
         title="the importance-sampled log Z(h)",
         cases=_sampled_cases,
         reference=_sampled_reference,
-        wrong={
-            "mean of log weights": lambda s, lq, x: _sampled_mistakes(s, lq, x)["mean of log weights"],
-            "no importance weight": lambda s, lq, x: _sampled_mistakes(s, lq, x)["no importance weight"],
-            "sum, not mean": lambda s, lq, x: _sampled_mistakes(s, lq, x)["sum, not mean"],
-        },
+        wrong=mistakes(_sampled_mistakes, "mean of log weights", "no importance weight", "sum, not mean"),
         hint=_sampled_hint,
     )
 )

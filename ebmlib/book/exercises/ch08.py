@@ -22,23 +22,11 @@ import torch
 from ebmlib import estimators
 from ebmlib.utils import log_mean_exp
 
-from ._core import Case, Exercise, register
+from ._core import Case, Exercise, mistakes, register, same_values
 
 __all__: list[str] = []
 
 _F = torch.float64
-
-
-def _same(got: Any, value: Any) -> bool:
-    """Whether the reader's ``got`` equals ``value`` (a known mistake's answer) to 1e-6."""
-    try:
-        g = torch.as_tensor(got.detach() if isinstance(got, torch.Tensor) else got, dtype=_F).cpu()
-        v = torch.as_tensor(value, dtype=_F)
-    except (TypeError, ValueError, RuntimeError):
-        return False
-    if g.shape != v.shape or not bool(torch.isfinite(g).all()) or not bool(torch.isfinite(v).all()):
-        return False
-    return bool(torch.allclose(g, v, atol=1e-6, rtol=1e-6))
 
 
 # --------------------------------------------------------------------------- 8.1
@@ -62,11 +50,11 @@ def _ess_cases(gen: torch.Generator) -> Iterator[Case]:
 
 def _ess_hint(case: Case, got: Any) -> str:
     m = _ess_mistakes(*case.args)
-    if _same(got, m["one dimension"]):
+    if same_values(got, m["one dimension"]):
         return "this is one dimension's factor: the d coordinates are independent, so the factors multiply (a power d)"
-    if _same(got, m["inverted"]):
+    if same_values(got, m["inverted"]):
         return "ESS / N tends to E[w]^2 / E[w^2], which is at most 1: your ratio is upside down"
-    if _same(got, m["variance for precision"]):
+    if same_values(got, m["variance for precision"]):
         return "the target's density is exp(-a x^2 / 2): a is a precision, its variance is 1 / a"
     return ""
 
@@ -77,11 +65,7 @@ register(
         title="the effective sample size of importance sampling",
         cases=_ess_cases,
         reference=_ess_reference,
-        wrong={
-            "one dimension": lambda a, d: _ess_mistakes(a, d)["one dimension"],
-            "inverted": lambda a, d: _ess_mistakes(a, d)["inverted"],
-            "variance for precision": lambda a, d: _ess_mistakes(a, d)["variance for precision"],
-        },
+        wrong=mistakes(_ess_mistakes, "one dimension", "inverted", "variance for precision"),
         hint=_ess_hint,
     )
 )
@@ -169,12 +153,12 @@ def _ais_cases(gen: torch.Generator) -> Iterator[Case]:
 
 
 def _ais_hint(case: Case, got: Any) -> str:
-    if _same(got, _ais_moved_first(*case.args)):
+    if same_values(got, _ais_moved_first(*case.args)):
         return (
             "the factor f_k / f_{k-1} is evaluated at the state *before* the kernel of p_k moves it: "
             "weight first, then move"
         )
-    if _same(got, _ais_one_jump(*case.args)):
+    if same_values(got, _ais_one_jump(*case.args)):
         return "this is simple importance sampling (one jump from f_0 to f_K): AIS multiplies a factor at every step"
     return ""
 
@@ -268,14 +252,14 @@ def _bridge_cases(gen: torch.Generator) -> Iterator[Case]:
 
 def _bridge_hint(case: Case, got: Any) -> str:
     l0, l1 = case.args
-    if _same(got, _swapped(l0, l1)):
+    if same_values(got, _swapped(l0, l1)):
         return (
             "each share goes with the density its samples came from: a is proportional to "
             "1 / (s_1 f_1 + s_0 r f_0), with s_1 = n1 / (n0 + n1)"
         )
-    if _same(got, log_mean_exp(l0, 0)):
+    if same_values(got, log_mean_exp(l0, 0)):
         return "this is importance sampling from p0 alone, the fixed point's starting value: iterate the bridge"
-    if _same(got, _bridge_one_step(l0, l1)):
+    if same_values(got, _bridge_one_step(l0, l1)):
         return "this is one update of the fixed point: iterate until log r stops moving"
     return ""
 

@@ -16,23 +16,11 @@ from typing import Any
 
 import torch
 
-from ._core import Case, Exercise, register
+from ._core import Case, Exercise, mistakes, register, same_values
 
 __all__: list[str] = []
 
 _F = torch.float64
-
-
-def _same(got: Any, value: Any) -> bool:
-    """Whether the reader's ``got`` equals ``value`` (a known mistake's answer) to 1e-6."""
-    try:
-        g = torch.as_tensor(got.detach() if isinstance(got, torch.Tensor) else got, dtype=_F).cpu()
-        v = torch.as_tensor(value, dtype=_F)
-    except (TypeError, ValueError, RuntimeError):
-        return False
-    if g.shape != v.shape or not bool(torch.isfinite(g).all()) or not bool(torch.isfinite(v).all()):
-        return False
-    return bool(torch.allclose(g, v, atol=1e-6, rtol=1e-6))
 
 
 # --------------------------------------------------------------------------- 9.1
@@ -65,14 +53,14 @@ def _stationary_cases(gen: torch.Generator) -> Iterator[Case]:
 
 def _stationary_hint(case: Case, got: Any) -> str:
     m = _stationary_mistakes(*case.args)
-    if _same(got, m["continuous time"]):
+    if same_values(got, m["continuous time"]):
         return (
             "T s^2 with T = sigma^2 / (2 eps) is the small-step limit; the update is the AR(1) "
             "x' = (1 - eps / s^2) x + sigma xi, whose variance solves v = (1 - eps / s^2)^2 v + sigma^2"
         )
-    if _same(got, m["the target's variance"]):
+    if same_values(got, m["the target's variance"]):
         return "the chain does not sample the target exactly: its variance depends on eps and sigma"
-    if _same(got, m["standard deviation"]):
+    if same_values(got, m["standard deviation"]):
         return "this is a standard deviation: the question asks for the variance"
     return ""
 
@@ -83,11 +71,12 @@ register(
         title="the stationary law of Langevin with a mis-set step",
         cases=_stationary_cases,
         reference=_stationary_reference,
-        wrong={
-            "continuous time": lambda s2, e, s: _stationary_mistakes(s2, e, s)["continuous time"],
-            "the target's variance": lambda s2, e, s: _stationary_mistakes(s2, e, s)["the target's variance"],
-            "standard deviation": lambda s2, e, s: _stationary_mistakes(s2, e, s)["standard deviation"],
-        },
+        wrong=mistakes(
+            _stationary_mistakes,
+            "continuous time",
+            "the target's variance",
+            "standard deviation",
+        ),
         hint=_stationary_hint,
     )
 )
@@ -160,11 +149,11 @@ def _langevin_cases(gen: torch.Generator) -> Iterator[Case]:
 
 
 def _langevin_hint(case: Case, got: Any) -> str:
-    if _same(got, _langevin_ascent(*case.args)):
+    if same_values(got, _langevin_ascent(*case.args)):
         return "the chains must go *down* the energy: x - eps grad E(x), not x + eps grad E(x)"
-    if _same(got, _langevin_half(*case.args)):
+    if same_values(got, _langevin_half(*case.args)):
         return "the drift here is eps grad E(x), not eps / 2 grad E(x) (the other convention has noise sqrt(eps))"
-    if _same(got, _langevin_sqrt_noise(*case.args)):
+    if same_values(got, _langevin_sqrt_noise(*case.args)):
         return "use the given noise scale sigma, not sqrt(2 eps): the chapter's chains mis-set it on purpose"
     return ""
 
@@ -216,14 +205,14 @@ def _fitted_cases(gen: torch.Generator) -> Iterator[Case]:
 
 def _fitted_hint(case: Case, got: Any) -> str:
     m = _fitted_mistakes(*case.args)
-    if _same(got, m["continuous time"]):
+    if same_values(got, m["continuous time"]):
         return (
             "s^2 / T is the small-step answer; with a finite step the chains' variance is exercise "
             "9.1's formula at the model's v, and the fit stops where that equals s^2"
         )
-    if _same(got, m["the data's variance"]):
+    if same_values(got, m["the data's variance"]):
         return "at the fixed point the *chains'* variance equals the data's, not the model's: solve for v"
-    if _same(got, m["the other root"]):
+    if same_values(got, m["the other root"]):
         return "the quadratic has two roots: take the one that tends to s^2 / T as eps goes to 0"
     return ""
 
@@ -234,11 +223,7 @@ register(
         title="the variance that Langevin maximum likelihood fits",
         cases=_fitted_cases,
         reference=_fitted_reference,
-        wrong={
-            "continuous time": lambda s2, e, s: _fitted_mistakes(s2, e, s)["continuous time"],
-            "the data's variance": lambda s2, e, s: _fitted_mistakes(s2, e, s)["the data's variance"],
-            "the other root": lambda s2, e, s: _fitted_mistakes(s2, e, s)["the other root"],
-        },
+        wrong=mistakes(_fitted_mistakes, "continuous time", "the data's variance", "the other root"),
         hint=_fitted_hint,
     )
 )

@@ -23,23 +23,11 @@ import torch.nn.functional as F
 from ebmlib import exact
 from ebmlib.models import RBM
 
-from ._core import Case, Exercise, register
+from ._core import Case, Exercise, mistakes, register, same_values
 
 __all__: list[str] = []
 
 _F = torch.float64
-
-
-def _same(got: Any, value: Any) -> bool:
-    """Whether the reader's ``got`` equals ``value`` (a known mistake's answer) to 1e-6."""
-    try:
-        g = torch.as_tensor(got.detach() if isinstance(got, torch.Tensor) else got, dtype=_F).cpu()
-        v = torch.as_tensor(value, dtype=_F)
-    except (TypeError, ValueError, RuntimeError):
-        return False
-    if g.shape != v.shape or not bool(torch.isfinite(g).all()) or not bool(torch.isfinite(v).all()):
-        return False
-    return bool(torch.allclose(g, v, atol=1e-6, rtol=1e-6))
 
 
 def rbm_from(weight: torch.Tensor, visible_bias: torch.Tensor, hidden_bias: torch.Tensor) -> RBM:
@@ -104,9 +92,9 @@ def _ll_cases(gen: torch.Generator) -> Iterator[Case]:
 
 def _ll_hint(case: Case, got: Any) -> str:
     m = _ll_mistakes(*case.args)
-    if _same(got, m["no softplus"]):
+    if same_values(got, m["no softplus"]):
         return "summing out a hidden unit gives log(1 + exp(c_j + v.W_j)) (a softplus), not c_j + v.W_j"
-    if _same(got, m["Z without the hidden units"]):
+    if same_values(got, m["Z without the hidden units"]):
         return "log Z sums exp(-F(v)) over every visible state, hidden units included: not the visible biases alone"
     return ""
 
@@ -117,11 +105,7 @@ register(
         title="the exact log-likelihood of a tiny RBM",
         cases=_ll_cases,
         reference=_ll_reference,
-        wrong={
-            "no softplus": lambda w, b, c, x: _ll_mistakes(w, b, c, x)["no softplus"],
-            "Z without the hidden units": lambda w, b, c, x: _ll_mistakes(w, b, c, x)["Z without the hidden units"],
-            "unnormalized": lambda w, b, c, x: _ll_mistakes(w, b, c, x)["unnormalized"],
-        },
+        wrong=mistakes(_ll_mistakes, "no softplus", "Z without the hidden units", "unnormalized"),
         hint=_ll_hint,
     )
 )
@@ -188,11 +172,11 @@ def _bound_cases(gen: torch.Generator) -> Iterator[Case]:
 
 def _bound_hint(case: Case, got: Any) -> str:
     m = _bound_mistakes(*case.args)
-    if _same(got, m["no entropy"]):
+    if same_values(got, m["no entropy"]):
         return "the bound also has the entropy of q(h | v), -sum_h q log q: without it the bound is too low"
-    if _same(got, m["prior left out"]):
+    if same_values(got, m["prior left out"]):
         return "the new model is p(v, h) = p_2(h) p_1(v | h): log p_2(h) belongs in the bound"
-    if _same(got, m["average over h"]):
+    if same_values(got, m["average over h"]):
         return "average over q(h | v), the first layer's posterior, not uniformly over the hidden states"
     return ""
 
@@ -203,11 +187,7 @@ register(
         title="the bound of a stacked RBM",
         cases=_bound_cases,
         reference=_bound_reference,
-        wrong={
-            "no entropy": lambda *a: _bound_mistakes(*a)["no entropy"],
-            "prior left out": lambda *a: _bound_mistakes(*a)["prior left out"],
-            "average over h": lambda *a: _bound_mistakes(*a)["average over h"],
-        },
+        wrong=mistakes(_bound_mistakes, "no entropy", "prior left out", "average over h"),
         hint=_bound_hint,
     )
 )
@@ -253,9 +233,9 @@ def _aggregate_cases(gen: torch.Generator) -> Iterator[Case]:
 
 def _aggregate_hint(case: Case, got: Any) -> str:
     m = _aggregate_mistakes(*case.args)
-    if _same(got, m["mean of log q"]):
+    if same_values(got, m["mean of log q"]):
         return "the prior is the log of the mean of q(h | v_n) (a log-mean-exp), not the mean of the logs"
-    if _same(got, m["factorized"]):
+    if same_values(got, m["factorized"]):
         return "the aggregate posterior is a mixture of N products, not a product of the averaged units"
     return ""
 
@@ -266,11 +246,7 @@ register(
         title="the aggregate posterior as a second layer",
         cases=_aggregate_cases,
         reference=_aggregate_reference,
-        wrong={
-            "mean of log q": lambda *a: _aggregate_mistakes(*a)["mean of log q"],
-            "not divided by N": lambda *a: _aggregate_mistakes(*a)["not divided by N"],
-            "factorized": lambda *a: _aggregate_mistakes(*a)["factorized"],
-        },
+        wrong=mistakes(_aggregate_mistakes, "mean of log q", "not divided by N", "factorized"),
         hint=_aggregate_hint,
     )
 )
