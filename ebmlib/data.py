@@ -237,7 +237,11 @@ def markov_text(
     *,
     generator: torch.Generator | None = None,
 ) -> TextCorpus:
-    r"""A synthetic corpus: :math:`P(w' \mid w) = (1 - \text{mix})\, u(w') + \text{mix}\, s_w(w')`.
+    r"""A synthetic corpus whose next word ``w'`` after ``w`` has the law
+
+    .. math::
+
+        P(w' \mid w) = (1 - \text{mix})\, u(w') + \text{mix}\, s_w(w').
 
     ``u`` is a Zipf law over the vocabulary (:math:`u(w) \propto 1 / (w + 1)^\text{zipf}`). Every word
     belongs to one of ``n_classes`` random classes, and each class has ``n_successors``

@@ -60,7 +60,12 @@ class IndependentBernoulli:
 
     @property
     def log_partition(self) -> torch.Tensor:
-        r""":math:`A(l) = \log \sum_x e^{l^\top x} = \sum_i \log(1 + e^{l_i})`, a 0-d float64 tensor."""
+        r"""The log-partition function, a 0-d float64 tensor:
+
+        .. math::
+
+            A(l) = \log \sum_x e^{l^\top x} = \sum_i \log(1 + e^{l_i}).
+        """
         return softplus(self.logits.double()).sum()
 
     def sample(

@@ -1,17 +1,25 @@
 r"""Annealing paths: distributions :math:`p_\beta`, :math:`\beta \in [0, 1]`, from a tractable base to a model.
 
 AIS, reverse AIS and linked importance sampling all walk a path
-:math:`p_\beta(x) \propto f_\beta(x) = \exp(\log f(x, \beta))` whose end :math:`\beta = 0` is a
-*base* with known :math:`\log Z_0` that can be sampled exactly, and whose end :math:`\beta = 1`
-is the model. A path (:class:`~ebmlib.estimators.AnnealingPath`) says
+
+.. math::
+
+    p_\beta(x) \propto f_\beta(x) = \exp(\log f(x, \beta))
+
+whose end :math:`\beta = 0` is a *base* with known :math:`\log Z_0` that can be sampled exactly,
+and whose end :math:`\beta = 1` is the model. A path (:class:`~ebmlib.estimators.AnnealingPath`) says
 
 * ``log_z0`` and ``sample_base(sample_shape, *, generator)``: the base;
 * ``log_f(x, beta)``: the unnormalized log density of :math:`p_\beta` (float64);
 * ``at(beta)``: :math:`p_\beta` as an :class:`~ebmlib.models.EnergyModel`, so that any kernel
   can move chains under it;
 * ``move(x, beta, kernel, *, generator)``: one kernel step under :math:`p_\beta`;
-* ``increment(x, lo, hi)``: :math:`\log f(x, \beta_\text{hi}) - \log f(x, \beta_\text{lo})`, an
-  importance weight factor;
+* ``increment(x, lo, hi)``: an importance weight factor,
+
+  .. math::
+
+      \log f(x, \beta_\text{hi}) - \log f(x, \beta_\text{lo});
+
 * ``advance(x, lo, hi, kernel, *, generator)``: AIS's unit of work, the increment and then a
   move under :math:`p_\text{hi}`.
 
@@ -110,8 +118,12 @@ class _Geometric(EnergyModel):
 
 
 class GeometricPath(AnnealingPath):
-    r""":math:`\log f_\beta = (1 - \beta) \log q(x) - \beta E(x)` from a normalized base :math:`q`
-    (:math:`\log Z_0 = 0`)."""
+    r"""The geometric path from a normalized base :math:`q` (:math:`\log Z_0 = 0`):
+
+    .. math::
+
+        \log f_\beta = (1 - \beta) \log q(x) - \beta E(x).
+    """
 
     def __init__(self, model: EnergyModel, base: object) -> None:
         if not (callable(getattr(base, "sample", None)) and callable(getattr(base, "log_prob", None))):
@@ -186,8 +198,16 @@ class RBMPath(_FromIndependentUnits):
 
     :math:`p_\beta` is the RBM with weights :math:`\beta W`, hidden biases :math:`\beta c` and
     visible biases :math:`b_\beta = (1 - \beta) b_0 + \beta b`, so
-    :math:`\log f_\beta(v) = v^\top b_\beta + \sum_j \operatorname{softplus}(\beta (c + v W)_j)`
-    and :math:`\log Z_0 = \sum_i \operatorname{softplus}(b_{0,i}) + n_\text{hidden} \log 2`.
+
+    .. math::
+
+        \log f_\beta(v) = v^\top b_\beta + \sum_j \operatorname{softplus}(\beta (c + v W)_j)
+
+    and
+
+    .. math::
+
+        \log Z_0 = \sum_i \operatorname{softplus}(b_{0,i}) + n_\text{hidden} \log 2.
     """
 
     model: RBM
@@ -279,9 +299,13 @@ def annealing_path(model: EnergyModel, base: object) -> AnnealingPath:
     r"""The path of distributions from ``base`` to ``model`` that AIS, reverse AIS and linked
     importance sampling walk, chosen by the model's type.
 
-    The default, for any model, is the geometric path
-    :math:`p_\beta \propto q(x)^{1 - \beta} \tilde p(x)^\beta` (:class:`GeometricPath`) from a base
-    :math:`q` with ``sample`` and ``log_prob``. Registered types: :class:`~ebmlib.models.BoltzmannMachine`
+    The default, for any model, is the geometric path (:class:`GeometricPath`)
+
+    .. math::
+
+        p_\beta \propto q(x)^{1 - \beta} \tilde p(x)^\beta
+
+    from a base :math:`q` with ``sample`` and ``log_prob``. Registered types: :class:`~ebmlib.models.BoltzmannMachine`
     (:class:`BoltzmannPath`) and :class:`~ebmlib.models.RBM` (:class:`RBMPath`) from an
     :class:`~ebmlib.distributions.IndependentBernoulli` base, whose intermediate distributions
     are models of their own kind (so their fast Gibbs sweeps apply), and

@@ -19,8 +19,12 @@ def effective_sample_size(log_weights: torch.Tensor) -> float:
 
 
 def relative_variance(log_weights: torch.Tensor) -> float:
-    r""":math:`\operatorname{Var}(w) / (n \operatorname{mean}(w)^2)`: the squared delta-method standard error of
-    :math:`\log \operatorname{mean}(w)`."""
+    r"""The squared delta-method standard error of :math:`\log \operatorname{mean}(w)`:
+
+    .. math::
+
+        \operatorname{Var}(w) / (n \operatorname{mean}(w)^2).
+    """
     w = torch.exp(log_weights - log_weights.max())
     return float(w.var() / (len(w) * w.mean() ** 2))
 
@@ -31,11 +35,18 @@ class Estimate:
 
     Attributes:
         log_z: the estimate, a 0-d float64 tensor,
-            :math:`\log \operatorname{mean}(e^{\text{log\_weights}}) + \log Z_\text{base}`.
+
+            .. math::
+
+                \log \operatorname{mean}(e^{\text{log\_weights}}) + \log Z_\text{base}.
+
         log_weights: ``[n]`` float64, the per-chain (or per-sample) log importance weights.
         ess: effective sample size of the weights, :math:`(\sum w)^2 / \sum w^2`, between 1 and ``n``.
         stderr: delta-method standard error of ``log_z``,
-            :math:`\operatorname{std}(w) / (\sqrt{n} \operatorname{mean}(w))`.
+
+            .. math::
+
+                \operatorname{std}(w) / (\sqrt{n} \operatorname{mean}(w)).
     """
 
     log_z: torch.Tensor
@@ -45,8 +56,11 @@ class Estimate:
 
     @classmethod
     def from_log_weights(cls, log_weights: torch.Tensor, log_z_base: float | torch.Tensor = 0.0) -> Estimate:
-        r"""The estimate :math:`\log \operatorname{mean}(e^{\text{log\_weights}}) + \text{log\_z\_base}`, with its ESS
-        and standard error.
+        r"""The estimate, with its ESS and standard error:
+
+        .. math::
+
+            \log \operatorname{mean}(e^{\text{log\_weights}}) + \text{log\_z\_base}.
 
         Every estimator here ends with this call; it is public so that an estimator of your own
         returns the same type.

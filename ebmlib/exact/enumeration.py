@@ -181,8 +181,11 @@ def marginals(model: EnergyModel, *, max_bits: int = _MAX_BITS) -> torch.Tensor:
 
 
 def expected_gradient(model: EnergyModel, *, max_bits: int = _MAX_BITS) -> tuple[torch.Tensor, ...]:
-    r"""Exact :math:`\mathbb{E}_{x \sim p}[\nabla_\theta \log \tilde p(x)]`, one float64 tensor per
-    ``model.parameters()``.
+    r"""The exact expected gradient, one float64 tensor per ``model.parameters()``:
+
+    .. math::
+
+        \mathbb{E}_{x \sim p}[\nabla_\theta \log \tilde p(x)].
 
     By the identity at the heart of chapter 2 this equals :math:`\nabla_\theta \log Z`; here it is
     computed as a probability-weighted average of per-state gradients, not by

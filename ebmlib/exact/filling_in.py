@@ -88,7 +88,12 @@ def conditional_marginals(
         p(h \mid x_\text{obs}) \propto \exp\Big(c^\top h + \sum_{i \in \text{obs}} x_i (b_i + (W h)_i)\Big)
         \prod_{i \in \text{missing}} (1 + e^{b_i + (W h)_i}),
 
-    and a missing unit is on with probability :math:`\sum_h p(h \mid x_\text{obs})\, \sigma(b_i + (W h)_i)`.
+    and a missing unit is on with probability
+
+    .. math::
+
+        \sum_h p(h \mid x_\text{obs})\, \sigma(b_i + (W h)_i).
+
     These are the per-unit marginals of filling in; for the joint probability of the
     missing units see :func:`conditional_log_likelihood`.
 
@@ -127,11 +132,14 @@ def conditional_log_likelihood(
 ) -> torch.Tensor:
     r"""Exact :math:`\log p(x_\text{missing} | x_\text{observed})` of each row: the joint log-probability of filling in.
 
-    :math:`p(x_B \mid x_A) = \tilde p(x_A, x_B) / \sum_{x'_B} \tilde p(x_A, x'_B)`. For a model with a hidden layer
-    (an RBM) both sums run over the hidden states, with the visible units summed out in closed
-    form; for a model enumerated over its rows, over the states that agree with ``x_A``.
-    This is not the sum of the per-unit conditional marginals: the missing units are
-    dependent given the observed ones.
+    .. math::
+
+        p(x_B \mid x_A) = \tilde p(x_A, x_B) / \sum_{x'_B} \tilde p(x_A, x'_B).
+
+    For a model with a hidden layer (an RBM) both sums run over the hidden states, with the
+    visible units summed out in closed form; for a model enumerated over its rows, over the
+    states that agree with ``x_A``. This is not the sum of the per-unit conditional marginals:
+    the missing units are dependent given the observed ones.
 
     Args:
         model: an RBM (hidden layer at most ``max_bits`` units) or a small binary model.

@@ -57,11 +57,18 @@ __all__ = ["EnergyModel", "Enumeration", "Bipartite"]
 @dataclass(frozen=True)
 class Bipartite:
     r"""A two-layer structure,
-    :math:`\tilde p(v, h) = \exp\big(\text{log\_prior}(h) + v \cdot \text{visible\_logits}(h)\big)`.
+
+    .. math::
+
+        \tilde p(v, h) = \exp\big(\text{log\_prior}(h) + v \cdot \text{visible\_logits}(h)\big).
 
     Given ``h`` the visible units are independent Bernoullis with log-odds
     ``visible_logits(h)``; summing them out gives
-    :math:`\log \tilde p(h) = \text{log\_prior}(h) + \sum_i \operatorname{softplus}(\text{visible\_logits}(h)_i)`.
+
+    .. math::
+
+        \log \tilde p(h) = \text{log\_prior}(h) + \sum_i \operatorname{softplus}(\text{visible\_logits}(h)_i).
+
     An RBM has ``log_prior(h) = c . h`` and ``visible_logits(h) = b + W h``.
 
     Attributes:
@@ -199,8 +206,12 @@ class EnergyModel(nn.Module):
         r"""One systematic-scan Gibbs sweep of a binary model: ``[chains, n] -> [chains, n]`` (new tensor).
 
         The default reads each conditional off two energy evaluations,
-        :math:`\log p(x_i = 1 | x_{-i}) / p(x_i = 0 | x_{-i}) = E(x, x_i = 0) - E(x, x_i = 1)`, so a sweep
-        costs ``2 n`` energies; models with structure override it.
+
+        .. math::
+
+            \log p(x_i = 1 | x_{-i}) / p(x_i = 0 | x_{-i}) = E(x, x_i = 0) - E(x, x_i = 1),
+
+        so a sweep costs ``2 n`` energies; models with structure override it.
 
         Args:
             x: ``[chains, n]`` 0/1 states.

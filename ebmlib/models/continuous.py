@@ -24,11 +24,20 @@ def _sample_count(sample_shape: int | Sequence[int] | torch.Size) -> tuple[torch
 
 
 class GaussianEnergy(EnergyModel):
-    r"""Gaussian energy :math:`E(x) = \tfrac{1}{2} (x - \mu)^\top \Lambda (x - \mu)` with :math:`\Lambda = L L^\top`.
+    r"""Gaussian energy with precision :math:`\Lambda = L L^\top`:
+
+    .. math::
+
+        E(x) = \tfrac{1}{2} (x - \mu)^\top \Lambda (x - \mu).
 
     Its partition function is known in closed form,
-    :math:`\log Z = \tfrac{d}{2} \log(2 \pi) - \tfrac{1}{2} \log \det \Lambda`, which makes it the ground truth for
-    every continuous method in the book. It samples like a ``torch.distributions`` object.
+
+    .. math::
+
+        \log Z = \tfrac{d}{2} \log(2 \pi) - \tfrac{1}{2} \log \det \Lambda,
+
+    which makes it the ground truth for every continuous method in the book. It samples like a
+    ``torch.distributions`` object.
 
     Args:
         n_features: dimension ``d``.
@@ -90,7 +99,12 @@ class GaussianEnergy(EnergyModel):
         return 0.5 * (z * z).sum(-1), -(z @ factor.T)
 
     def closed_form_log_partition(self) -> torch.Tensor:
-        r""":math:`\tfrac{d}{2} \log 2 \pi - \tfrac{1}{2} \log \det \Lambda`, a 0-d float64 tensor (differentiable)."""
+        r"""The closed-form :math:`\log Z`, a 0-d float64 tensor (differentiable):
+
+        .. math::
+
+            \tfrac{d}{2} \log 2 \pi - \tfrac{1}{2} \log \det \Lambda.
+        """
         diag = torch.diagonal(self.precision_tril).to(torch.float64)
         return 0.5 * self.n_features * math.log(2 * math.pi) - torch.log(diag.abs()).sum()
 

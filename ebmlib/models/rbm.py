@@ -95,7 +95,13 @@ class RBM(EnergyModel):
     r"""Binary RBM: :math:`E(v, h) = -v^\top W h - b^\top v - c^\top h`.
 
     :meth:`energy` is the *free energy* of the visible units, with the hidden ones summed
-    out: :math:`F(v) = -b^\top v - \sum_j \operatorname{softplus}(c_j + (v W)_j)`, so :math:`p(v) \propto \exp(-F(v))`.
+    out:
+
+    .. math::
+
+        F(v) = -b^\top v - \sum_j \operatorname{softplus}(c_j + (v W)_j),
+
+    so :math:`p(v) \propto \exp(-F(v))`.
 
     Args:
         n_visible: number of visible units.
@@ -160,7 +166,10 @@ class RBM(EnergyModel):
         r"""Free energy of the hidden layer, visible units summed out: ``[batch, n_hidden] -> [batch]``.
 
         :math:`p(h) \propto \exp(-F_h(h))` with
-        :math:`F_h(h) = -c^\top h - \sum_i \operatorname{softplus}(b_i + (W h)_i)`.
+
+        .. math::
+
+            F_h(h) = -c^\top h - \sum_i \operatorname{softplus}(b_i + (W h)_i).
         """
         return -(h @ self._param(self.hidden_bias, h)) - softplus(self.visible_logits(h)).sum(-1)
 

@@ -2,17 +2,30 @@ r"""Two players: an energy model trained against a normalizing flow that is trai
 
 * **Flow contrastive estimation** (Gao et al. 2020): NCE with a flow :math:`q` as the noise,
   and the flow trained to make the classification hard. With
-  :math:`J(\theta, q) = -\mathbb{E}_\text{data}[\log \sigma(G)] - k\, \mathbb{E}_q[\log(1 - \sigma(G))]`
+
+  .. math::
+
+      J(\theta, q) = -\mathbb{E}_\text{data}[\log \sigma(G)] - k\, \mathbb{E}_q[\log(1 - \sigma(G))]
+
   the NCE loss of the model against :math:`q`, the two play :math:`\min_\theta \max_q J(\theta, q)`:
   the flow moves its samples towards where the classifier is confused, i.e. towards the data.
 * **The adversarial bound**: for any :math:`q`,
   :math:`\log Z \ge \mathbb{E}_q[-E(y)] + H(q)`, so
-  :math:`\mathbb{E}_\text{data}[-E(x)] - \mathbb{E}_q[-E(y)] - H(q)` bounds the average
-  log-likelihood from above. The sampler :math:`q` tightens the bound (lowers
-  :math:`\mathrm{KL}(q \,\|\, p_\theta)`), and the model's loss
-  :math:`\operatorname{mean} E(x) - \operatorname{mean} E(y)` over :math:`y \sim q` has the
-  likelihood gradient with the model's samples replaced by :math:`q`'s. The sampler plays the
-  part of a GAN's generator, the energy that of its discriminator.
+
+  .. math::
+
+      \mathbb{E}_\text{data}[-E(x)] - \mathbb{E}_q[-E(y)] - H(q)
+
+  bounds the average log-likelihood from above. The sampler :math:`q` tightens the bound
+  (lowers :math:`\mathrm{KL}(q \,\|\, p_\theta)`), and the model's loss
+
+  .. math::
+
+      \operatorname{mean} E(x) - \operatorname{mean} E(y)
+
+  over :math:`y \sim q` has the likelihood gradient with the model's samples replaced by
+  :math:`q`'s. The sampler plays the part of a GAN's generator, the energy that of its
+  discriminator.
 
 Each method is two pure losses, one per player: :func:`~ebmlib.objectives.flow_contrastive` and
 :func:`~ebmlib.objectives.flow_contrastive_flow_loss`,
@@ -109,8 +122,11 @@ def adversarial_bound(
     *,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    r"""The model's loss against a sampler flow: :math:`\operatorname{mean} E(x) - \operatorname{mean} E(y)` over
-    fresh :math:`y \sim q`.
+    r"""The model's loss against a sampler flow, over fresh :math:`y \sim q`:
+
+    .. math::
+
+        \operatorname{mean} E(x) - \operatorname{mean} E(y).
 
     Args:
         model: the energy model.
@@ -127,8 +143,11 @@ def adversarial_bound(
 def adversarial_sampler_loss(
     model: EnergyModel, sampler: CouplingFlow, n_samples: int, *, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    r"""The sampler's loss, :math:`\mathbb{E}_q[E(y) + \log q(y)] = \mathrm{KL}(q \,\|\, p_\theta) - \log Z`
-    (differentiable in the sampler only; the model's parameters are held fixed).
+    r"""The sampler's loss (differentiable in the sampler only; the model's parameters are held fixed):
+
+    .. math::
+
+        \mathbb{E}_q[E(y) + \log q(y)] = \mathrm{KL}(q \,\|\, p_\theta) - \log Z.
 
     Args:
         model: the energy model.

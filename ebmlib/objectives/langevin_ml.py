@@ -1,6 +1,11 @@
 r"""Maximum likelihood for continuous energy models with Langevin negatives (deep EBMs).
 
-The likelihood gradient is :math:`\mathbb{E}_\text{data}[\nabla E] - \mathbb{E}_\text{model}[\nabla E]`;
+The likelihood gradient is
+
+.. math::
+
+    \mathbb{E}_\text{data}[\nabla E] - \mathbb{E}_\text{model}[\nabla E];
+
 the loss
 
 .. math::
@@ -30,11 +35,15 @@ chains then sample the *tempered* model :math:`p^{1/T}` with :math:`T = \sigma^2
 and maximum likelihood with those negatives fits a model whose tempered version matches the
 data, :math:`p_\theta \propto p_\text{data}^T`: not the data's density.
 
-**Stabilisers**, each optional: ``energy_penalty`` adds
-:math:`\alpha \operatorname{mean}(E(x^+)^2 + E(x^-)^2)` (Du and Mordatch 2019), which keeps the
-energies from running off to :math:`\pm\infty`; ``max_score`` clips each coordinate of the
-sampler's drift (Du and Mordatch 2019; :class:`~ebmlib.samplers.Langevin`); spectral
-normalisation of the network is an option of the models (``spectral_norm=True`` in
+**Stabilisers**, each optional: ``energy_penalty`` adds (Du and Mordatch 2019)
+
+.. math::
+
+    \alpha \operatorname{mean}(E(x^+)^2 + E(x^-)^2),
+
+which keeps the energies from running off to :math:`\pm\infty`; ``max_score`` clips each
+coordinate of the sampler's drift (Du and Mordatch 2019; :class:`~ebmlib.samplers.Langevin`);
+spectral normalisation of the network is an option of the models (``spectral_norm=True`` in
 :class:`~ebmlib.models.MLPEnergy` and :class:`~ebmlib.models.ConvEnergy`; Miyato et al. 2018).
 
 **Divergence check.** When an energy of the batch or of its negatives leaves

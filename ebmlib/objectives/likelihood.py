@@ -37,8 +37,13 @@ def exact_nll(model: EnergyModel, x: torch.Tensor) -> torch.Tensor:
 
 
 def contrastive_loss(model: EnergyModel, x: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
-    r""":math:`\operatorname{mean} E(x) - \operatorname{mean} E(x^-)` (:math:`x^-`: the ``negatives``): its
-    gradient is the sampled NLL gradient.
+    r"""The contrastive loss, whose gradient is the sampled NLL gradient:
+
+    .. math::
+
+        \operatorname{mean} E(x) - \operatorname{mean} E(x^-)
+
+    (:math:`x^-`: the ``negatives``).
 
     Args:
         model: the model being trained.

@@ -176,7 +176,12 @@ def negative_sampling(
 ) -> torch.Tensor:
     r"""Negative sampling: NCE with ``k p_noise(u)`` replaced by 1, so :math:`G(u) = -E(u)`.
 
-    The noise needs only ``sample``. The optimum is :math:`\exp(-E(x)) = p_\text{data}(x) / (k p_\text{noise}(x))`:
+    The noise needs only ``sample``. The optimum is
+
+    .. math::
+
+        \exp(-E(x)) = p_\text{data}(x) / (k p_\text{noise}(x)),
+
     the data density divided by the noise, which is the likelihood's answer only when the
     noise is uniform (and normalized only when also :math:`k = |X|`).
 
@@ -199,11 +204,20 @@ def importance_sampled_nll(
 
     :math:`\log Z` is estimated by importance sampling from the noise, with the data point
     itself among the :math:`k + 1` samples (which keeps the estimate finite):
-    :math:`\log \hat{Z}(x) = \log \operatorname{mean}(w(x), w(y_1), \dots, w(y_k))` with
-    :math:`\log w(u) = -E(u) - \log p_\text{noise}(u)`, and the loss is
-    :math:`\operatorname{mean}_x [E(x) + \log \hat{Z}(x)]`: a consistent estimate of the NLL as
-    :math:`k` grows. Up to terms free of the model it is the cross-entropy of picking ``x`` out
-    of the ``k + 1`` candidates, the multi-class relative of NCE; any ``c`` cancels.
+
+    .. math::
+
+        \log \hat{Z}(x) = \log \operatorname{mean}(w(x), w(y_1), \dots, w(y_k))
+
+    with :math:`\log w(u) = -E(u) - \log p_\text{noise}(u)`, and the loss is
+
+    .. math::
+
+        \operatorname{mean}_x [E(x) + \log \hat{Z}(x)],
+
+    a consistent estimate of the NLL as :math:`k` grows. Up to terms free of the model it is the
+    cross-entropy of picking ``x`` out of the ``k + 1`` candidates, the multi-class relative of
+    NCE; any ``c`` cancels.
     Noise samples are grouped ``k`` per data row, in order.
 
     Args: as :func:`~ebmlib.objectives.nce`.

@@ -4,7 +4,12 @@ For binary ``x``, flipping unit ``i`` gives :math:`x^{(i)}`, and every ratio of 
 probabilities is an energy difference. With the *gap* :math:`g_i(x) = E(x) - E(x^{(i)})`:
 
 * the conditional of unit ``i`` is :math:`p(x_i | x_{-i}) = \sigma(-g_i)`, so the
-  **pseudolikelihood** (Besag 1975) is :math:`\sum_i \log p(x_i | x_{-i}) = -\sum_i \operatorname{softplus}(g_i)`;
+  **pseudolikelihood** (Besag 1975) is
+
+  .. math::
+
+      \sum_i \log p(x_i | x_{-i}) = -\sum_i \operatorname{softplus}(g_i);
+
 * **ratio matching** (Hyvarinen 2007) fits :math:`\sum_i \sigma(g_i)^2`.
 
 Both need the ``n`` gaps of each example, which every model supplies through
@@ -42,7 +47,11 @@ def _check_binary_model(model: EnergyModel, x: torch.Tensor) -> None:
 
 
 def pseudolikelihood(model: EnergyModel, x: torch.Tensor) -> torch.Tensor:
-    r"""Negative log-pseudolikelihood, averaged over rows: :math:`-\operatorname{mean}_x \sum_i \log p(x_i | x_{-i})`.
+    r"""Negative log-pseudolikelihood, averaged over rows:
+
+    .. math::
+
+        -\operatorname{mean}_x \sum_i \log p(x_i | x_{-i}).
 
     Args:
         model: a binary model.
@@ -71,7 +80,11 @@ def random_conditional_pl(
 
 
 def generalized_pseudolikelihood(model: EnergyModel, x: torch.Tensor, blocks: Sequence[Sequence[int]]) -> torch.Tensor:
-    r"""Negative generalized log-pseudolikelihood: :math:`-\operatorname{mean}_x \sum_S \log p(x_S | x_{-S})`.
+    r"""Negative generalized log-pseudolikelihood:
+
+    .. math::
+
+        -\operatorname{mean}_x \sum_S \log p(x_S | x_{-S}).
 
     Each conditional is exact: the :math:`2^{|S|}` values of the set are enumerated. Blocks of
     equal size are evaluated together in one batched energy call.
@@ -112,7 +125,11 @@ def generalized_pseudolikelihood(model: EnergyModel, x: torch.Tensor, blocks: Se
 
 
 def ratio_matching(model: EnergyModel, x: torch.Tensor) -> torch.Tensor:
-    r"""Ratio matching loss (Hyvarinen 2007): :math:`\operatorname{mean}_x \sum_i \sigma(E(x) - E(x^{(i)}))^2`.
+    r"""Ratio matching loss (Hyvarinen 2007):
+
+    .. math::
+
+        \operatorname{mean}_x \sum_i \sigma(E(x) - E(x^{(i)}))^2.
 
     Zero exactly when the model makes every observed state far more probable than each of
     its one-flip neighbours; it never needs :math:`Z`.

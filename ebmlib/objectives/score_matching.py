@@ -1,7 +1,15 @@
-r"""Score matching: fit the score :math:`s(x) = \nabla_x \log \tilde p(x) = -\nabla_x E(x)`, which
-has no :math:`Z`.
+r"""Score matching: fit the score, which has no :math:`Z`:
 
-The Fisher divergence :math:`\tfrac{1}{2} \mathbb{E}_\text{data} \|s_\theta(x) - s_\text{data}(x)\|^2`
+.. math::
+
+    s(x) = \nabla_x \log \tilde p(x) = -\nabla_x E(x).
+
+The Fisher divergence
+
+.. math::
+
+    \tfrac{1}{2} \mathbb{E}_\text{data} \|s_\theta(x) - s_\text{data}(x)\|^2
+
 needs the data's score, which is unknown. Integrating by parts (Hyvarinen 2005) removes it, up to
 a constant:
 
@@ -56,7 +64,10 @@ def _differentiates_data(loss):
 @_differentiates_data
 def score_matching(model: EnergyModel, x: torch.Tensor) -> torch.Tensor:
     r"""Exact score matching loss
-    :math:`\operatorname{mean}_x [\tfrac{1}{2} \|s(x)\|^2 + \operatorname{tr}(\nabla_x s(x))]`.
+
+    .. math::
+
+        \operatorname{mean}_x [\tfrac{1}{2} \|s(x)\|^2 + \operatorname{tr}(\nabla_x s(x))].
 
     The trace needs ``d`` Jacobian-vector products, :math:`e_i^\top \nabla_x s`; they run as one
     batched backward pass (``torch.autograd.grad(..., is_grads_batched=True)``), which is
@@ -84,8 +95,11 @@ def sliced_score_matching(
     variance_reduced: bool = True,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    r"""Sliced score matching: :math:`\operatorname{mean} [v^\top (\nabla_x s) v + \tfrac{1}{2} (v^\top s)^2]`
-    over :math:`v \sim \mathcal{N}(0, I)`.
+    r"""Sliced score matching, over :math:`v \sim \mathcal{N}(0, I)`:
+
+    .. math::
+
+        \operatorname{mean} [v^\top (\nabla_x s) v + \tfrac{1}{2} (v^\top s)^2].
 
     Args:
         model: a continuous model.
@@ -114,8 +128,11 @@ def denoising_score_matching(
     *,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    r"""Denoising score matching: :math:`\operatorname{mean} \tfrac{1}{2} \|s(x + \sigma e) + e / \sigma\|^2`,
-    :math:`e \sim \mathcal{N}(0, I)`.
+    r"""Denoising score matching, with :math:`e \sim \mathcal{N}(0, I)`:
+
+    .. math::
+
+        \operatorname{mean} \tfrac{1}{2} \|s(x + \sigma e) + e / \sigma\|^2.
 
     Its minimiser is the score of the data convolved with :math:`\mathcal{N}(0, \sigma^2 I)`: small
     :math:`\sigma` means little bias and a noisy loss, large :math:`\sigma` the reverse.

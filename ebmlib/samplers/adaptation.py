@@ -160,7 +160,9 @@ def adapt_step_size(
     warm-up or pilot run and then fixing the step size keeps both exact::
 
         adapted = adapt_step_size(HMC(0.1, 10), model, x0, 500, target_accept=0.8)
-        chain = run_chain(HMC(0.1, 10), model, adapted.state.x, 1000, step_size=adapted.step_size)
+        chain = run_chain(
+            HMC(0.1, 10), model, adapted.state.x, 1000, step_size=adapted.step_size
+        )
 
     Args:
         kernel: a kernel whose settings include ``step_size`` and whose info reports

@@ -1,10 +1,15 @@
 """Checks for chapter 6's exercises (noise-contrastive estimation).
 
 NCE's classifier has log-odds :math:`G(u) = \\log p_m(u) - \\log p_n(u) - \\log k`, and the loss per
-data point is :math:`J = -\\operatorname{mean}_x \\log\\sigma(G(x)) - k \\operatorname{mean}_y
-\\log(1 - \\sigma(G(y)))` over ``T`` data rows ``x`` and ``k T`` noise rows ``y``. Expected answers
-come from ``objectives.nce`` (tested against closed forms), autograd, or closed forms checked by
-numerical minimization in the tests.
+data point is
+
+.. math::
+
+    J = -\\operatorname{mean}_x \\log\\sigma(G(x)) - k \\operatorname{mean}_y \\log(1 - \\sigma(G(y)))
+
+over ``T`` data rows ``x`` and ``k T`` noise rows ``y``. Expected answers come from
+``objectives.nce`` (tested against closed forms), autograd, or closed forms checked by numerical
+minimization in the tests.
 """
 
 from __future__ import annotations
