@@ -43,11 +43,14 @@ $(MATHJAX_STAMP):
 		cp -r tex-mml-chtml.js a11y adaptors input output sre ui $(CURDIR)/_assets/mathjax/
 	touch $@
 
-# Every chapter is executed afresh (no execution cache), and any cell error or Sphinx warning
-# fails the build; the stamp is written only when it succeeded.
+# Every chapter is executed afresh, two at a time (tools/execute_book.py, into an emptied
+# jupyter-cache that Jupyter Book then reads), and any cell error or Sphinx warning fails the
+# build; the stamp is written only when it succeeded.
+BOOK_JOBS ?= 2
 book: env
 	rm -rf _build/html $(EXECUTED) $(BOOK_STAMP) $(BOOK_STAMP).new
 	$(BIN)/python tools/book_stamp.py write $(BOOK_STAMP).new
+	$(BIN)/python tools/execute_book.py _build/.jupyter_cache --jobs $(BOOK_JOBS) --timeout 600
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	mv $(BOOK_STAMP).new $(BOOK_STAMP)
 
