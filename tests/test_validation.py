@@ -112,6 +112,8 @@ def _draws_random_numbers(source: str) -> bool:
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             if name == "step" and len(node.args) < 2:  # optimizer.step(closure), not kernel.step(model, state)
                 continue
+            if name == "draw" and not node.args and not node.keywords:  # canvas.draw(), not draw(dist, n)
+                continue
             if name in RANDOM_CALLS:
                 return True
     return False
