@@ -2,7 +2,7 @@
 
 * 7.1 (by hand) the gradient of the self-normalized loss with respect to one context's scores;
 * 7.2 (by hand) the output-bias shift that minimizes the penalty, and the penalty it leaves;
-* 7.3 (implement) the importance-sampled estimate of log Z(h).
+* 7.3 (implement) the importance-sampled estimate of log Z(ctx).
 
 Every expected answer is a closed form (autograd of the exact log-sum-exp, a weighted mean and
 variance, the sampled estimate recomputed on the same draws).
@@ -101,7 +101,7 @@ def _shift_cases(gen: torch.Generator) -> Iterator[Case]:
         log_z = torch.randn(n, dtype=_F, generator=gen) + 2.0
         weight = torch.randint(1, 20, (n,), generator=gen).to(_F)
         yield Case(
-            f"log Z(h) = {[round(x, 3) for x in log_z.tolist()]}, context counts {[int(x) for x in weight.tolist()]}",
+            f"log Z(ctx) = {[round(x, 3) for x in log_z.tolist()]}, context counts {[int(x) for x in weight.tolist()]}",
             (log_z, weight),
             _shift_reference(log_z, weight),
             atol=1e-9,
@@ -116,14 +116,14 @@ def _shift_hint(case: Case, got: Any) -> str:
         return "return two numbers: the shift b and the penalty (per unit of lambda) left after it"
     got_b = torch.as_tensor(got[0], dtype=_F).reshape(())
     if same_values(got_b, -b):
-        return "the shift has the wrong sign: adding b to every score adds b to every log Z(h), so b = -mean log Z"
+        return "the shift has the wrong sign: adding b to every logit adds b to every log Z(ctx), so b = -mean log Z"
     if same_values(got_b, -log_z.mean()):
         return "each context counts as often as it occurs: weight the mean by the context counts"
     if same_values(got_b, b):
         w = weight / weight.sum()
         left = torch.as_tensor(got[1], dtype=_F).reshape(())
         if same_values(left, (w * log_z**2).sum()):
-            return "the penalty left is the mean of (log Z(h) + b)^2 after the shift, not the mean of log Z(h)^2"
+            return "the penalty left is the mean of (log Z(ctx) + b)^2 after the shift, not the mean of log Z(ctx)^2"
         if same_values(left, ((w * (log_z + b) ** 2).sum()).sqrt()):
             return "the penalty is a mean square (a variance), not its square root"
     return ""
@@ -182,7 +182,7 @@ def _sampled_hint(case: Case, got: Any) -> str:
     if same_values(got, mistakes["mean of log weights"]):
         return "Z is the mean of the weights, so log Z is a log-mean-exp of the log weights, not their mean"
     if same_values(got, mistakes["no importance weight"]):
-        return "a word drawn from q stands for 1 / q(w) words: its importance weight is exp(s(w, h)) / q(w)"
+        return "a word drawn from q stands for 1 / q(w) words: its importance weight is exp(o(w, ctx)) / q(w)"
     if same_values(got, mistakes["sum, not mean"]):
         return "the estimate averages the k weights: subtract log k"
     return ""
@@ -191,7 +191,7 @@ def _sampled_hint(case: Case, got: Any) -> str:
 register(
     Exercise(
         id="7.3",
-        title="the importance-sampled log Z(h)",
+        title="the importance-sampled log Z(ctx)",
         cases=_sampled_cases,
         reference=_sampled_reference,
         wrong=mistakes(_sampled_mistakes, "mean of log weights", "no importance weight", "sum, not mean"),
