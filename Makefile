@@ -52,6 +52,7 @@ book: env
 	$(BIN)/python tools/book_stamp.py write $(BOOK_STAMP).new
 	$(BIN)/python tools/execute_book.py _build/.jupyter_cache --jobs $(BOOK_JOBS) --timeout 600
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(BIN)/python tools/execute_book.py _build/.jupyter_cache --export $(EXECUTED)
 	mv $(BOOK_STAMP).new $(BOOK_STAMP)
 
 # Library and book tests, then every chapter: checked from the executed notebooks of a

@@ -1,6 +1,7 @@
 """Execute every chapter afresh, two at a time, into the jupyter-cache that `make book` then reads.
 
 usage: execute_book.py CACHE_DIR [--jobs N] [--timeout SECONDS] [CHAPTER.ipynb ...]
+       execute_book.py CACHE_DIR --export FOLDER
 
 The machines this book is built on have two cores. A chapter's tensors are small, so a
 kernel gains little from a second thread, while two kernels with one thread each run two
@@ -16,6 +17,11 @@ chapter number, highest first), so the two workers finish together.
 
 Exits with status 1, naming the chapter and printing its traceback, if any cell raised (an
 assert that failed, a cell over the time limit), so that `make book` stops there.
+
+`--export FOLDER` (after the build) writes each chapter as executed, from the cache, to
+FOLDER/book/NAME.ipynb. myst-nb in "cache" mode writes the notebook it read, without the
+outputs it merged from the cache, to _build/jupyter_execute; `make test` checks the executed
+copies there (tests/infra/test_executed_book.py), so the Makefile replaces them with these.
 """
 
 from __future__ import annotations
@@ -54,13 +60,37 @@ def _run(item: tuple[str, int, str, int]) -> tuple[str, int, float, str | None]:
     return uri, pk, seconds, None
 
 
+def export(cache_dir: str, folder: Path) -> int:
+    """Write every chapter, as the cache holds it executed, to folder/book/NAME.ipynb."""
+    import nbformat
+    from jupyter_cache import get_cache
+
+    cache = get_cache(cache_dir)
+    missing = []
+    for path in CHAPTERS:
+        try:
+            record = cache.match_cache_notebook(nbformat.read(path, as_version=4))
+        except KeyError:
+            missing.append(path.name)
+            continue
+        target = folder / "book" / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(cache.get_cache_bundle(record.pk).nb, target)
+    if missing:
+        print(f"not executed from the current sources: {', '.join(missing)}", file=sys.stderr)
+    return 1 if missing else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cache", help="the jupyter-cache folder myst-nb reads (_build/.jupyter_cache)")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--timeout", type=int, default=600, help="seconds a cell may run")
     parser.add_argument("chapters", nargs="*", help="only these notebooks of book/ (default: all)")
+    parser.add_argument("--export", type=Path, help="write the executed chapters under this folder")
     args = parser.parse_args()
+    if args.export:
+        return export(args.cache, args.export)
 
     if args.jobs > 1:  # the kernels (started by the workers) inherit this environment
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
