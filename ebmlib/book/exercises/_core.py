@@ -178,14 +178,11 @@ def same_values(got: Any, value: Any, tol: float = 1e-6) -> bool:
 
     Anything that is not a finite number or tensor of ``value``'s shape is not the same.
     """
-    try:
-        g = torch.as_tensor(got.detach() if isinstance(got, torch.Tensor) else got, dtype=torch.float64).cpu()
-        v = torch.as_tensor(value, dtype=torch.float64).cpu()
-    except (TypeError, ValueError, RuntimeError):
-        return False
-    if g.shape != v.shape or not bool(torch.isfinite(g).all()) or not bool(torch.isfinite(v).all()):
-        return False
-    return bool(torch.allclose(g, v, atol=tol, rtol=tol))
+    if not isinstance(value, (tuple, list)):
+        v = _as_tensor(value)
+        if v is None or not bool(torch.isfinite(v).all()):
+            return False
+    return compare_values(value, got, tol, tol) == ""
 
 
 def compare_values(expected: Any, got: Any, atol: float, rtol: float) -> str:

@@ -43,8 +43,8 @@ def rbm_from(weight: torch.Tensor, visible_bias: torch.Tensor, hidden_bias: torc
 def _random_rbm(n_visible: int, n_hidden: int, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
     w = torch.randn(n_visible, n_hidden, dtype=_F, generator=gen)
     b = torch.randn(n_visible, dtype=_F, generator=gen)
-    c = torch.randn(n_hidden, dtype=_F, generator=gen)
-    return w, b, c
+    a = torch.randn(n_hidden, dtype=_F, generator=gen)
+    return w, b, a
 
 
 def _binary(n: int, n_units: int, gen: torch.Generator) -> torch.Tensor:
@@ -54,37 +54,37 @@ def _binary(n: int, n_units: int, gen: torch.Generator) -> torch.Tensor:
 # --------------------------------------------------------------------------- 10.1
 
 
-def _ll_reference(w: torch.Tensor, b: torch.Tensor, c: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def _ll_reference(w: torch.Tensor, b: torch.Tensor, a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
-        return exact.log_likelihood(rbm_from(w, b, c), x)
+        return exact.log_likelihood(rbm_from(w, b, a), x)
 
 
-def _neg_free_energy(w: torch.Tensor, b: torch.Tensor, c: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    return v @ b + F.softplus(c + v @ w).sum(-1)
+def _neg_free_energy(w: torch.Tensor, b: torch.Tensor, a: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return v @ b + F.softplus(a + v @ w).sum(-1)
 
 
 def _all_visible(n: int) -> torch.Tensor:
     return torch.tensor(list(itertools.product([0.0, 1.0], repeat=n)), dtype=_F)
 
 
-def _ll_mistakes(w: torch.Tensor, b: torch.Tensor, c: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    linear = x @ b + (c + x @ w).sum(-1)
-    linear_z = torch.logsumexp(_all_visible(len(b)) @ b + (c + _all_visible(len(b)) @ w).sum(-1), 0)
+def _ll_mistakes(w: torch.Tensor, b: torch.Tensor, a: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    linear = x @ b + (a + x @ w).sum(-1)
+    linear_z = torch.logsumexp(_all_visible(len(b)) @ b + (a + _all_visible(len(b)) @ w).sum(-1), 0)
     return {
         "no softplus": linear - linear_z,
-        "Z without the hidden units": _neg_free_energy(w, b, c, x) - F.softplus(b).sum(),
-        "unnormalized": _neg_free_energy(w, b, c, x),
+        "Z without the hidden units": _neg_free_energy(w, b, a, x) - F.softplus(b).sum(),
+        "unnormalized": _neg_free_energy(w, b, a, x),
     }
 
 
 def _ll_cases(gen: torch.Generator) -> Iterator[Case]:
     for n_visible, n_hidden in ((3, 2), (4, 3), (5, 2), (6, 4), (4, 5)):
-        w, b, c = _random_rbm(n_visible, n_hidden, gen)
+        w, b, a = _random_rbm(n_visible, n_hidden, gen)
         x = _binary(5, n_visible, gen)
         yield Case(
             f"an RBM with {n_visible} visible and {n_hidden} hidden units, 5 binary rows",
-            (w, b, c, x),
-            _ll_reference(w, b, c, x),
+            (w, b, a, x),
+            _ll_reference(w, b, a, x),
             atol=1e-8,
             rtol=1e-8,
         )
@@ -93,7 +93,7 @@ def _ll_cases(gen: torch.Generator) -> Iterator[Case]:
 def _ll_hint(case: Case, got: Any) -> str:
     m = _ll_mistakes(*case.args)
     if same_values(got, m["no softplus"]):
-        return "summing out a hidden unit gives log(1 + exp(c_j + v.W_j)) (a softplus), not c_j + v.W_j"
+        return "summing out a hidden unit gives log(1 + exp(a_j + v.W_j)) (a softplus), not a_j + v.W_j"
     if same_values(got, m["Z without the hidden units"]):
         return "log Z sums exp(-F(v)) over every visible state, hidden units included: not the visible biases alone"
     return ""
@@ -115,10 +115,10 @@ register(
 
 
 def _bound_parts(
-    w: torch.Tensor, b: torch.Tensor, c: torch.Tensor, v: torch.Tensor, hidden_states: torch.Tensor
+    w: torch.Tensor, b: torch.Tensor, a: torch.Tensor, v: torch.Tensor, hidden_states: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """log q(h | v) and log p(v | h), both ``[B, 2^n_h]``."""
-    pre_h = c + v @ w  # [B, n_h]
+    pre_h = a + v @ w  # [B, n_h]
     log_q = hidden_states @ F.logsigmoid(pre_h).T + (1 - hidden_states) @ F.logsigmoid(-pre_h).T  # [H, B]
     pre_v = b + hidden_states @ w.T  # [H, n_v]
     log_pv = F.logsigmoid(pre_v) @ v.T + F.logsigmoid(-pre_v) @ (1 - v).T  # [H, B]
@@ -128,24 +128,24 @@ def _bound_parts(
 def _bound_reference(
     w: torch.Tensor,
     b: torch.Tensor,
-    c: torch.Tensor,
+    a: torch.Tensor,
     v: torch.Tensor,
     hidden_states: torch.Tensor,
     log_prior: torch.Tensor,
 ) -> torch.Tensor:
-    log_q, log_pv = _bound_parts(w, b, c, v, hidden_states)
+    log_q, log_pv = _bound_parts(w, b, a, v, hidden_states)
     return (log_q.exp() * (log_prior + log_pv - log_q)).sum(-1)
 
 
 def _bound_mistakes(
     w: torch.Tensor,
     b: torch.Tensor,
-    c: torch.Tensor,
+    a: torch.Tensor,
     v: torch.Tensor,
     hidden_states: torch.Tensor,
     log_prior: torch.Tensor,
 ) -> dict[str, torch.Tensor]:
-    log_q, log_pv = _bound_parts(w, b, c, v, hidden_states)
+    log_q, log_pv = _bound_parts(w, b, a, v, hidden_states)
     q = log_q.exp()
     return {
         "no entropy": (q * (log_prior + log_pv)).sum(-1),
@@ -156,15 +156,15 @@ def _bound_mistakes(
 
 def _bound_cases(gen: torch.Generator) -> Iterator[Case]:
     for n_visible, n_hidden in ((3, 2), (4, 3), (5, 2), (4, 4)):
-        w, b, c = _random_rbm(n_visible, n_hidden, gen)
+        w, b, a = _random_rbm(n_visible, n_hidden, gen)
         v = _binary(5, n_visible, gen)
         states = torch.tensor(list(itertools.product([0.0, 1.0], repeat=n_hidden)), dtype=_F)
         log_prior = torch.log_softmax(torch.randn(len(states), dtype=_F, generator=gen), 0)
         yield Case(
             f"an RBM with {n_visible} visible and {n_hidden} hidden units, a random prior over the "
             f"{len(states)} hidden states, 5 binary rows",
-            (w, b, c, v, states, log_prior),
-            _bound_reference(w, b, c, v, states, log_prior),
+            (w, b, a, v, states, log_prior),
+            _bound_reference(w, b, a, v, states, log_prior),
             atol=1e-8,
             rtol=1e-8,
         )
@@ -197,17 +197,17 @@ register(
 
 
 def _aggregate_reference(
-    w: torch.Tensor, c: torch.Tensor, v: torch.Tensor, hidden_states: torch.Tensor
+    w: torch.Tensor, a: torch.Tensor, v: torch.Tensor, hidden_states: torch.Tensor
 ) -> torch.Tensor:
-    pre_h = c + v @ w
+    pre_h = a + v @ w
     log_q = F.logsigmoid(pre_h) @ hidden_states.T + F.logsigmoid(-pre_h) @ (1 - hidden_states).T  # [B, H]
     return torch.logsumexp(log_q, 0) - torch.log(torch.tensor(float(len(v)), dtype=_F))
 
 
 def _aggregate_mistakes(
-    w: torch.Tensor, c: torch.Tensor, v: torch.Tensor, hidden_states: torch.Tensor
+    w: torch.Tensor, a: torch.Tensor, v: torch.Tensor, hidden_states: torch.Tensor
 ) -> dict[str, torch.Tensor]:
-    pre_h = c + v @ w
+    pre_h = a + v @ w
     log_q = F.logsigmoid(pre_h) @ hidden_states.T + F.logsigmoid(-pre_h) @ (1 - hidden_states).T
     mean_p = torch.sigmoid(pre_h).mean(0)
     return {
@@ -219,13 +219,13 @@ def _aggregate_mistakes(
 
 def _aggregate_cases(gen: torch.Generator) -> Iterator[Case]:
     for n_visible, n_hidden, n in ((3, 2, 4), (4, 3, 6), (5, 2, 5), (4, 4, 8)):
-        w, _, c = _random_rbm(n_visible, n_hidden, gen)
+        w, _, a = _random_rbm(n_visible, n_hidden, gen)
         v = _binary(n, n_visible, gen)
         states = torch.tensor(list(itertools.product([0.0, 1.0], repeat=n_hidden)), dtype=_F)
         yield Case(
             f"an RBM with {n_visible} visible and {n_hidden} hidden units, {n} training rows",
-            (w, c, v, states),
-            _aggregate_reference(w, c, v, states),
+            (w, a, v, states),
+            _aggregate_reference(w, a, v, states),
             atol=1e-9,
             rtol=1e-8,
         )
