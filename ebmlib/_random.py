@@ -11,6 +11,12 @@ call, so results are a deterministic function of that generator, as everywhere i
 Float32 probabilities are compared with 24-bit uniforms (the resolution of ``torch.rand`` in
 float32), two per 64-bit draw; float64 probabilities with 53-bit uniforms. On other devices, for
 tensors of fewer than 2,048 entries, or without numba, the same draw is ``torch.rand(...) < p``.
+
+Every random decision in ebmlib (a uniform against a probability, a Metropolis test, logistic
+noise) is made in at least float32 (:func:`decision_dtype`), whatever the model's dtype: a
+bfloat16 uniform takes only 2^8 values in [0, 1), so a unit on with probability 1e-4 would turn
+on at least once in 256 draws, and u = 0 (which accepts any move of finite ratio) would come as
+often.
 """
 
 from __future__ import annotations
@@ -66,7 +72,24 @@ except ImportError:  # pragma: no cover - exercised only where numba is missing
     _KERNELS = {}
 
 
+_increment_version = getattr(getattr(torch.autograd, "graph", None), "increment_version", None)
 _SMALL = 2048  # below this, PyTorch's own draw is cheaper than the call into compiled code
+
+
+def decision_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype in which random decisions about tensors of ``dtype`` are made: float32 for
+    half precision (float16, bfloat16), else ``dtype`` itself (float32 or float64)."""
+    return torch.promote_types(dtype, torch.float32)
+
+
+def uniform(
+    shape: int | tuple[int, ...] | torch.Size,
+    dtype: torch.dtype,
+    device: torch.device | str,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """``torch.rand`` for a decision about tensors of ``dtype``: in :func:`decision_dtype`."""
+    return torch.rand(shape, dtype=decision_dtype(dtype), device=device, generator=generator)
 
 
 def bernoulli_(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -79,13 +102,27 @@ def bernoulli_(probs: torch.Tensor, generator: torch.Generator | None = None) ->
     Returns:
         ``probs``, now holding 0.0 and 1.0.
     """
+    if probs.is_leaf and probs.requires_grad and torch.is_grad_enabled():
+        raise RuntimeError(
+            "probs is a leaf tensor that requires grad, and bernoulli_ overwrites it in-place: "
+            "draw from probs.detach() (or a copy) instead"
+        )
     kernel = _KERNELS.get(probs.dtype)
-    if kernel is None or probs.device.type != "cpu" or not probs.is_contiguous() or probs.numel() < _SMALL:
-        u = torch.rand(probs.shape, dtype=probs.dtype, device=probs.device, generator=generator)
+    if (
+        kernel is None
+        or probs.device.type != "cpu"
+        or not probs.is_contiguous()
+        or probs.numel() < _SMALL
+        or _increment_version is None
+    ):
+        u = uniform(probs.shape, probs.dtype, probs.device, generator)
         return probs.copy_(u.lt_(probs))
     seed = torch.randint(-(2**63), 2**63 - 1, (4,), generator=generator)
     state = seed.numpy().view(np.uint64).copy()
     if not state.any():  # the one state xoshiro cannot leave
         state[0] = 1
     kernel(probs.detach().view(-1).numpy(), state)
+    # The draw wrote through numpy, which autograd does not see: count it as the in-place
+    # change it is, so that a graph that saved ``probs`` refuses to use the overwritten values.
+    _increment_version(probs)
     return probs

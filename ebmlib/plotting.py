@@ -490,20 +490,29 @@ def density_2d(
     n_grid: int = 200,
     ax=None,
     title: str | None = None,
+    *,
+    device: torch.device | str | None = None,
 ):
     """Plot ``exp(log_density)`` of a 2-D function on a square grid; returns the axes.
 
     ``log_density`` maps ``[m, 2]`` points to ``[m]`` values (unnormalized is fine: the
-    picture is scaled to its maximum). ``title`` labels the panel.
+    picture is scaled to its maximum). ``title`` labels the panel. The grid is built on
+    ``device``; by default on the device and in the dtype of the module's parameters when
+    ``log_density`` is a module's method (``model.log_prob``), else on the CPU in float32.
     """
     import matplotlib.pyplot as plt
 
+    owner = getattr(log_density, "__self__", log_density)
+    first = next(owner.parameters(), None) if isinstance(owner, torch.nn.Module) else None
+    dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
+    if device is None:
+        device = first.device if first is not None else "cpu"
     lo, hi = bounds
-    axis = torch.linspace(lo, hi, n_grid)
+    axis = torch.linspace(lo, hi, n_grid, dtype=dtype, device=device)
     xx, yy = torch.meshgrid(axis, axis, indexing="xy")
     points = torch.stack([xx.reshape(-1), yy.reshape(-1)], -1)
     with torch.no_grad():
-        values = log_density(points).reshape(n_grid, n_grid).double()
+        values = log_density(points).reshape(n_grid, n_grid).double().cpu()
     values = torch.exp(values - values.max())
     if ax is None:
         _, ax = plt.subplots(figsize=figsize("square"))

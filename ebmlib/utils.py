@@ -233,7 +233,7 @@ def logistic_noise(like: torch.Tensor, *, generator: torch.Generator | None = No
         like: the draws take its shape, dtype and device.
         generator: a ``torch.Generator`` on ``like``'s device.
     """
-    u = torch.rand(like.shape, dtype=like.dtype, device=like.device, generator=generator)
+    u = _random.uniform(like.shape, like.dtype, like.device, generator)
     return torch.logit(u)
 
 

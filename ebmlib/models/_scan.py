@@ -65,7 +65,7 @@ def systematic_scan(
         x: ``[chains, n]`` 0/1 state.
         weight: ``[n, n]`` symmetric couplings with zero diagonal (same dtype as ``x``).
         bias: ``[n]``.
-        noise: ``[chains, n]`` logistic noise for this sweep.
+        noise: ``[chains, n]`` logistic noise for this sweep (float32 for half-precision ``x``).
         backend: ``"auto"`` (numba on CPU when available), ``"numba"`` or ``"torch"``.
 
     Returns:
@@ -73,9 +73,15 @@ def systematic_scan(
     """
     if backend not in ("auto", "numba", "torch"):
         raise ValueError(f"backend must be 'auto', 'numba' or 'torch', got {backend!r}")
-    use_numba = x.device.type == "cpu" and _scan_numba is not None and backend != "torch"
+    use_numba = (
+        x.device.type == "cpu"
+        and _scan_numba is not None
+        and backend != "torch"
+        and x.dtype in (torch.float32, torch.float64)  # numba has no half precision
+        and noise.dtype == x.dtype  # the noise is float32 for a half-precision x
+    )
     if backend == "numba" and not use_numba:
-        raise ValueError("backend='numba' needs numba installed and tensors on the CPU")
+        raise ValueError("backend='numba' needs numba installed and float32 or float64 tensors on the CPU")
     x = x.detach().clone().contiguous()
     fields = torch.addmm(bias, x, weight).contiguous()
     if use_numba:

@@ -39,6 +39,7 @@ from typing import NamedTuple
 
 import torch
 
+from .._random import uniform
 from .._validation import check_positive_int
 from ..models import EnergyModel
 from ._step_size import acceptance_probability, check_step_size
@@ -202,7 +203,7 @@ class HMC(Kernel):
             new_x, new_p, new_energy, new_score = leapfrog(model, x, momentum, score, eps, n_leapfrog, inverse_mass)
             new_energy = new_energy.detach()
             delta_h = (new_energy - energy) + 0.5 * (_kinetic(new_p, inverse_mass) - _kinetic(momentum, inverse_mass))
-            u = torch.rand(chains, dtype=x.dtype, device=x.device, generator=generator)
+            u = uniform(chains, x.dtype, x.device, generator)
             accepted = torch.log(u) < -delta_h  # NaN (an overflowed trajectory) is rejected
             keep = accepted[:, None]
             new = HMCState(

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import torch
 
+from .._random import uniform
 from .._validation import check_positive_float
 from ..models import EnergyModel
 from ._step_size import acceptance_probability, check_step_size
@@ -131,7 +132,7 @@ class Langevin(Kernel):
     ) -> tuple[LangevinState, LangevinInfo]:
         x, energy, score = state
         assert energy is not None and score is not None  # MALA's states carry both
-        u = torch.rand(x.shape[0], dtype=x.dtype, device=x.device, generator=generator)
+        u = uniform(x.shape[0], x.dtype, x.device, generator)
         accepted = torch.log(u) < log_ratio
         keep = accepted[:, None]
         new = LangevinState(

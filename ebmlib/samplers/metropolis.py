@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import torch
 
+from .._random import uniform
 from .._validation import check_positive_float
 from ..models import EnergyModel
 from ._step_size import acceptance_probability
@@ -70,7 +71,7 @@ class MetropolisHastings(Kernel):
                 noise = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
                 proposal = x + step_size * noise
             proposal_energy = model.energy(proposal)
-            u = torch.rand(chains, dtype=x.dtype, device=x.device, generator=generator)
+            u = uniform(chains, x.dtype, x.device, generator)
             log_ratio = energy - proposal_energy
             accepted = torch.log(u) < log_ratio
             new = MHState(torch.where(accepted[:, None], proposal, x), torch.where(accepted, proposal_energy, energy))

@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from .._random import uniform
 from .._validation import check_batch, check_kernel, check_positive_int
 from ..models import EnergyModel
 from .base import Kernel, run_chain
@@ -158,7 +159,7 @@ class ParallelTempering(Kernel):
             x_lo, x_hi = states[t].x, states[t + 1].x
             own_lo, own_hi, other_lo, other_hi = lo.energy(x_lo), hi.energy(x_hi), lo.energy(x_hi), hi.energy(x_lo)
             log_ratio = own_lo + own_hi - other_lo - other_hi
-            u = torch.rand(x_lo.shape[0], dtype=log_ratio.dtype, device=x_lo.device, generator=generator)
+            u = uniform(x_lo.shape[0], log_ratio.dtype, x_lo.device, generator)
             swap = torch.log(u) < log_ratio
             energies = {"energy": ((other_lo, own_lo), (other_hi, own_hi))}
             states[t], states[t + 1] = _exchange(states[t], states[t + 1], swap, energies=energies)
@@ -175,7 +176,7 @@ class ParallelTempering(Kernel):
             lo_t, hi_t = temps[t], temps[t + 1]
             log_ratio = (1.0 / lo_t - 1.0 / hi_t) * (e[t] - e[t + 1])
             x = states[t].x
-            u = torch.rand(x.shape[0], dtype=log_ratio.dtype, device=x.device, generator=generator)
+            u = uniform(x.shape[0], log_ratio.dtype, x.device, generator)
             swap = torch.log(u) < log_ratio
             states[t], states[t + 1] = _exchange(states[t], states[t + 1], swap, scale=hi_t / lo_t)
             e[t], e[t + 1] = torch.where(swap, e[t + 1], e[t]), torch.where(swap, e[t], e[t + 1])
