@@ -166,6 +166,13 @@ def test_powers_and_refusals():
         book.tidy("nan")
 
 
+def test_a_plus_sign_the_format_asked_for_is_kept():
+    assert book.number(0.171, "+.3f").text == "+0.171"
+    assert book.number(-0.27, "+.3f").text == "\u22120.270"
+    assert book.number(2.5e-5, "+.1e").text == "+2.5 × 10\u207b\u2075"
+    assert book.number(0.0, "+.2f").text == "+0.00"
+
+
 def test_glue_refuses_nan_inf_and_none():
     ch = chapter()
     for bad in (float("nan"), math.inf, None, "nan", torch.tensor(float("inf"))):

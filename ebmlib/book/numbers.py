@@ -98,7 +98,8 @@ def tidy(formatted: str) -> Typeset:
     """Typeset a string that Python's ``format`` produced (``"8.9e-16"``, ``"-0.000"``,
     ``"1,024"``, ``"12.5%"``, ``"0.016"``).
 
-    Numbers get a real minus sign, ``× 10ⁿ`` for an exponent and no negative zero; any other
+    Numbers get a real minus sign (a ``+`` that the format asked for, ``"+.2f"``, stays),
+    ``× 10ⁿ`` for an exponent and no negative zero; any other
     string is returned as text only (its TeX is None)."""
     s = formatted.strip()
     if s.lower().lstrip("+-") in {"nan", "inf", "infinity", "none"}:
@@ -108,8 +109,8 @@ def tidy(formatted: str) -> Typeset:
         s = zero.group(1) + zero.group(2)
     m = _EXPONENT.match(s)
     if m:
-        sign = MINUS if m["sign"] == "-" else ""
-        tex_sign = "-" if m["sign"] == "-" else ""
+        sign = {"-": MINUS, "+": "+"}.get(m["sign"] or "", "")  # a "+" the format asked for stays
+        tex_sign = {"-": "-", "+": "+"}.get(m["sign"] or "", "")
         exp = int(m["exp"])
         mantissa = m["mantissa"]
         if float(mantissa) == 0:
@@ -123,9 +124,9 @@ def tidy(formatted: str) -> Typeset:
             text, tex = f"{sign}{mantissa} × {power}", f"{tex_sign}{mantissa} \\times 10^{{{exp}}}"
         return Typeset(text + m["suffix"], tex + _tex_mantissa(m["suffix"]))
     if _NUMBER.match(s):
-        negative = s.startswith("-")
+        sign = s[0] if s[0] in "+-" else ""  # a "+" the format asked for stays
         body = s.lstrip("+-")
-        return Typeset((MINUS if negative else "") + body, ("-" if negative else "") + _tex_mantissa(body))
+        return Typeset({"-": MINUS}.get(sign, sign) + body, sign + _tex_mantissa(body))
     return Typeset(s, None)
 
 

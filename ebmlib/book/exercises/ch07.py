@@ -67,11 +67,12 @@ def _grad_mistakes(scores: torch.Tensor, target: int, lam: float) -> dict[str, t
 def _grad_hint(case: Case, got: Any) -> str:
     mistakes = _grad_mistakes(*case.args)
     if same_values(got, mistakes["nll only"]):
-        return "this is the gradient of the negative log-likelihood alone: the penalty lambda log Z^2 is missing"
+        return "this is the gradient of the negative log-likelihood alone: the penalty lambda (log Z)^2 is missing"
     if same_values(got, mistakes["no factor 2"]):
-        return "the derivative of lambda (log Z)^2 is 2 lambda log Z times d log Z / ds: a factor 2 is missing"
+        return "the derivative of lambda (log Z)^2 is 2 lambda log Z times d log Z / d o: a factor 2 is missing"
     if same_values(got, mistakes["penalty without softmax"]):
-        return "d log Z / ds_v is the softmax p(v | h), not 1: the penalty's gradient is 2 lambda log Z p(v | h)"
+        return "d log Z(ctx) / d o(w', ctx) is the softmax p(w' | ctx), not 1: the penalty's gradient is "
+        "2 lambda log Z(ctx) p(w' | ctx)"
     return ""
 
 
