@@ -22,6 +22,8 @@ CHROMIUM ?= /usr/bin/chromium
 BOOK_STAMP := _build/book.stamp
 EXECUTED := _build/jupyter_execute
 NBVAL := --nbval-lax --nbval-cell-timeout=600
+# The test files on two worker processes, each file on one (pytest-xdist); XDIST= runs them in one.
+XDIST ?= -n 2 --dist loadfile
 
 .PHONY: env book test test-library check-site benchmark clean
 
@@ -61,7 +63,7 @@ book: env
 test: env
 	@if $(BIN)/python tools/book_stamp.py check $(BOOK_STAMP); then \
 		echo "make test: the chapters as 'make book' executed them from these very sources ($(BOOK_STAMP))"; \
-		EBMLIB_EXECUTED_BOOK=$(EXECUTED) $(BIN)/python -m pytest tests -p no:cacheprovider; \
+		EBMLIB_EXECUTED_BOOK=$(EXECUTED) $(BIN)/python -m pytest tests $(XDIST) -p no:cacheprovider; \
 	else \
 		echo "make test: executing every chapter with nbval"; \
 		env -u EBMLIB_EXECUTED_BOOK $(BIN)/python -m pytest tests book $(NBVAL) -p no:cacheprovider; \
@@ -69,7 +71,7 @@ test: env
 
 # The library and book tests without executing any chapter (CI runs it when `make book` failed).
 test-library: env
-	env -u EBMLIB_EXECUTED_BOOK $(BIN)/python -m pytest tests -p no:cacheprovider
+	env -u EBMLIB_EXECUTED_BOOK $(BIN)/python -m pytest tests $(XDIST) -p no:cacheprovider
 
 # The built site in a real browser (Chromium at CHROMIUM): see tools/check_site.py.
 # Full-page screenshots of every page go to _build/screenshots/.
