@@ -256,5 +256,8 @@ def parallel_tempering(
     check_positive_int(n_steps, "n_steps", allow_zero=True)
     pt = ParallelTempering(kernel, temperatures)
     chain = run_chain(pt, model, replicas, n_steps, generator=generator, trace=("swap_rates",))
-    rates = chain.trace["swap_rates"].mean(0) if n_steps else torch.zeros(len(pt.temperatures) - 1, dtype=torch.float64)
+    if n_steps:
+        rates = chain.trace["swap_rates"].mean(0)
+    else:  # no swap was tried: zeros, on the replicas' device as the measured rates would be
+        rates = torch.zeros(len(pt.temperatures) - 1, dtype=torch.float64, device=replicas.device)
     return TemperingResult(chain.state.replicas[0], chain.state.replicas, rates)
