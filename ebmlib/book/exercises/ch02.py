@@ -93,14 +93,14 @@ def _ula_reference(precision: torch.Tensor, step: float) -> torch.Tensor:
 
 
 def _ula_by_lyapunov(precision: torch.Tensor, step: float) -> torch.Tensor:
-    """Sigma = A Sigma A^T + 2 step I (A = I - step Lambda) solved as a linear system in vec(Sigma).
+    """Sigma = C Sigma C^T + 2 step I (C = I - step Lambda) solved as a linear system in vec(Sigma).
 
-    A route apart from the closed form: ``(I - A kron A) vec(Sigma) = 2 step vec(I)``.
+    A route apart from the closed form: ``(I - C kron C) vec(Sigma) = 2 step vec(I)``.
     """
     d = len(precision)
     eye = torch.eye(d, dtype=torch.float64)
-    a = eye - step * precision.double()
-    system = torch.eye(d * d, dtype=torch.float64) - torch.kron(a, a)
+    c = eye - step * precision.double()
+    system = torch.eye(d * d, dtype=torch.float64) - torch.kron(c, c)
     return torch.linalg.solve(system, 2 * step * eye.reshape(-1)).reshape(d, d)
 
 
