@@ -7,7 +7,7 @@ data point is
 
     J = -\\operatorname{mean}_x \\log\\sigma(G(x)) - k \\operatorname{mean}_y \\log(1 - \\sigma(G(y)))
 
-over ``T`` data rows ``x`` and ``k T`` noise rows ``y``. Expected answers come from
+over ``N`` data rows ``x`` and ``k N`` noise rows ``y``. Expected answers come from
 ``objectives.nce`` (tested against closed forms), autograd, or closed forms checked by numerical
 minimization in the tests.
 """
@@ -29,7 +29,7 @@ _D = torch.distributions
 
 
 def _gaussian_problem(gen: torch.Generator, d: int, t: int, k: int):
-    """A model log-density with an offset c, a Gaussian noise, T data rows and kT noise rows."""
+    """A model log-density with an offset c, a Gaussian noise, N data rows and kN noise rows."""
     a = torch.randn(d, d, dtype=torch.float64, generator=gen)
     model = _D.MultivariateNormal(
         torch.randn(d, dtype=torch.float64, generator=gen), a @ a.T + torch.eye(d, dtype=torch.float64)
@@ -43,7 +43,7 @@ def _gaussian_problem(gen: torch.Generator, d: int, t: int, k: int):
         return model.log_prob(u) + c
 
     text = (
-        f"a {d}-D Gaussian model with log p_m off its normalized value by c = {c:.3f}, Gaussian noise, T = {t}, k = {k}"
+        f"a {d}-D Gaussian model with log p_m off its normalized value by c = {c:.3f}, Gaussian noise, N = {t}, k = {k}"
     )
     return text, log_model, noise.log_prob, x, y
 
@@ -52,7 +52,7 @@ def _nce_problems(
     gen: torch.Generator,
     shapes: tuple[tuple[int, int, int], ...] = ((1, 6, 1), (1, 5, 3), (2, 4, 2), (2, 6, 5), (3, 5, 4)),
 ) -> Iterator[tuple[str, tuple]]:
-    """One problem per ``(d, T, k)``."""
+    """One problem per ``(d, N, k)``."""
     for d, t, k in shapes:
         text, log_model, log_noise, x, y = _gaussian_problem(gen, d, t, k)
         yield text, (log_model, log_noise, x, y, k)
