@@ -230,7 +230,8 @@ def logistic_noise(like: torch.Tensor, *, generator: torch.Generator | None = No
     :mod:`ebmlib.models` turn their conditionals into comparisons.
 
     Args:
-        like: the draws take its shape, dtype and device.
+        like: the draws take its shape and device, and its dtype for float32 and float64
+            (float32 for half precision: see ``ebmlib._random.decision_dtype``).
         generator: a ``torch.Generator`` on ``like``'s device.
     """
     u = _random.uniform(like.shape, like.dtype, like.device, generator)

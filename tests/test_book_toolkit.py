@@ -171,6 +171,10 @@ def test_a_plus_sign_the_format_asked_for_is_kept():
     assert book.number(-0.27, "+.3f").text == "\u22120.270"
     assert book.number(2.5e-5, "+.1e").text == "+2.5 × 10\u207b\u2075"
     assert book.number(0.0, "+.2f").text == "+0.00"
+    # a (mean, std) cell signs the mean only: a spread has no sign
+    shown = book.table([{"gap": (0.171, 0.012)}, {"gap": (-0.27, 0.1)}], formats={"gap": "+.3f"})
+    assert "+0.171\u00a0±\u00a00.012" in shown._repr_html_()
+    assert "\u22120.270\u00a0±\u00a00.100" in shown._repr_html_()
 
 
 def test_glue_refuses_nan_inf_and_none():

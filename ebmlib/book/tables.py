@@ -292,6 +292,8 @@ def _cell(value: object, spec: Spec | None, key: str, i: int, inf: str | None):
         m_text, num, score = _one(mean, spec, where, inf)
         if m_text == MISSING or _is_missing(plain_value(std)):
             return m_text, num, score
-        s_text, _, _ = _one(std, spec, where + " (std)", inf)
+        # a spread has no sign: a "+" asked of the column (signed means) is not shown on it
+        s_spec = spec.replace("+", "", 1) if isinstance(spec, str) else spec
+        s_text, _, _ = _one(std, s_spec, where + " (std)", inf)
         return f"{m_text}\u00a0±\u00a0{s_text}", True, score
     return _one(value, spec, where, inf)

@@ -71,8 +71,10 @@ def _grad_hint(case: Case, got: Any) -> str:
     if same_values(got, mistakes["no factor 2"]):
         return "the derivative of lambda (log Z)^2 is 2 lambda log Z times d log Z / d o: a factor 2 is missing"
     if same_values(got, mistakes["penalty without softmax"]):
-        return "d log Z(ctx) / d o(w', ctx) is the softmax p(w' | ctx), not 1: the penalty's gradient is "
-        "2 lambda log Z(ctx) p(w' | ctx)"
+        return (
+            "d log Z(ctx) / d o(w', ctx) is the softmax p(w' | ctx), not 1: the penalty's gradient is "
+            "2 lambda log Z(ctx) p(w' | ctx)"
+        )
     return ""
 
 
