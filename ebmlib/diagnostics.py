@@ -4,10 +4,11 @@ Markov chain diagnostics :func:`ess` (effective sample size) and :func:`rhat` ov
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
-__all__ = ["nearest_pattern", "nearest_distance", "hop_rate", "ess", "rhat"]
+__all__ = ["nearest_pattern", "nearest_distance", "hop_rate", "ess", "rhat", "ChainSummary", "summarize"]
 
 
 def nearest_pattern(x: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
@@ -238,3 +239,48 @@ def rhat(draws: torch.Tensor, *, method: str = "rank", split: bool = True) -> to
     bulk = _rhat_basic(_z_scale(x))
     tail = _rhat_basic(_z_scale(_fold(x)))
     return torch.maximum(bulk, tail).reshape(shape)
+
+
+class ChainSummary(NamedTuple):
+    """What :func:`summarize` returns, each ``[d]`` float64 (0-d for ``[n_steps, n_chains]`` draws).
+
+    Attributes:
+        mean: the mean over every draw of every chain.
+        mcse: its Monte Carlo standard error, ``std / sqrt(ESS)`` with the ESS of the mean
+            (``ess(draws, method="basic")``).
+        ess_bulk: the bulk effective sample size (:func:`ess`).
+        rhat: the rank-normalized split R-hat (:func:`rhat`).
+        z: ``(mean - truth) / mcse`` when a ``truth`` was given, else ``None``: how many of its
+            own standard errors the estimate is off (an ESS that overstates the draws shows up
+            as large ``|z|``).
+    """
+
+    mean: torch.Tensor
+    mcse: torch.Tensor
+    ess_bulk: torch.Tensor
+    rhat: torch.Tensor
+    z: torch.Tensor | None
+
+
+def summarize(draws: torch.Tensor, truth: torch.Tensor | float | None = None) -> ChainSummary:
+    """The mean of each quantity over a batch of chains, with its Monte Carlo standard error, ESS
+    and R-hat (and, given the exact mean ``truth``, the error in standard errors).
+
+    Args:
+        draws: ``[n_steps, n_chains]`` or ``[n_steps, n_chains, d]``, as for :func:`ess`.
+        truth: the exact mean, a number or ``[d]``, if known.
+
+    Returns:
+        A :class:`ChainSummary`.
+    """
+    x, shape = _chains(draws, "draws", 8, 1)
+    mean = x.mean((1, 2))
+    basic = _ess_basic(_halves(x))
+    mcse = x.reshape(x.shape[0], -1).std(1, correction=1) / basic.sqrt()
+    z = None
+    if truth is not None:
+        exact = torch.as_tensor(truth, dtype=torch.float64, device=x.device).reshape(-1)
+        if exact.numel() not in (1, x.shape[0]):
+            raise ValueError(f"truth must be a number or hold one value per quantity ({x.shape[0]})")
+        z = ((mean - exact) / mcse).reshape(shape)
+    return ChainSummary(mean.reshape(shape), mcse.reshape(shape), ess(draws), rhat(draws), z)

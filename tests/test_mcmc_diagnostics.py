@@ -173,3 +173,25 @@ def test_diagnostics_refuse_bad_input():
 def test_chains_each_constant_but_different_have_infinite_rhat():
     draws = torch.tensor([[0.0, 1.0]]).repeat(20, 1)
     assert math.isinf(diagnostics.rhat(draws, method="basic", split=False).item())
+
+
+def test_summary_standard_errors_are_honest_on_ar1_chains():
+    """200 independent AR(1) quantities of mean 0.3 (rho = 0.9, integrated autocorrelation time
+    19): the errors of their means, divided by summarize's standard errors, scatter like a
+    standard normal. Dividing by sd / sqrt(draws) instead (ignoring the autocorrelation) gives a
+    spread of about sqrt(19) = 4.4."""
+    rho, n_steps, n_chains = 0.9, 2000, 8
+    draws = 0.3 + ar1(n_steps, n_chains, rho, torch.Generator().manual_seed(11), d=200)
+    summary = diagnostics.summarize(draws, truth=0.3)
+    assert summary.mean.shape == summary.mcse.shape == summary.z.shape == (200,)
+    assert 0.85 < float(summary.z.std()) < 1.15
+    # the standard error matches the closed form sd * sqrt(tau / (chains * steps)): within 5% on
+    # average over the 200 quantities, within 30% for each (each estimate scatters by about 5%)
+    tau = (1 + rho) / (1 - rho)
+    expected = (tau / (n_steps * n_chains)) ** 0.5  # the chains are stationary with variance 1
+    ratio = summary.mcse / expected
+    assert abs(float(ratio.mean()) - 1) < 0.05 and float((ratio - 1).abs().max()) < 0.3
+    assert float(summary.rhat.max()) < 1.05 and summary.ess_bulk.shape == (200,)  # 200 R-hats: the worst
+    assert diagnostics.summarize(draws).z is None
+    with pytest.raises(ValueError, match="truth"):
+        diagnostics.summarize(draws, truth=torch.zeros(3))

@@ -3,6 +3,8 @@ r"""Estimators of the partition function, all returning an :class:`Estimate`.
 * :func:`importance_sampling`: simple importance sampling from a proposal.
 * :func:`ais`: annealed importance sampling (a stochastic lower bound on :math:`\log Z`);
   :func:`ais_schedule_check` runs it at several schedule lengths and checks it settled.
+* :func:`tune_ais_steps`: a pilot run that picks MALA's or HMC's step size along AIS's path
+  (a :class:`StepSchedule`, held fixed in :func:`ais` and :func:`reverse_ais` with ``step_sizes=``).
 * :func:`reverse_ais`: AIS run backwards from samples (a stochastic upper bound from exact
   samples of the model); with :func:`ais` it brackets :math:`\log Z`.
 * :func:`bridge_sampling`: Bennett's acceptance ratio, from samples of both ends.
@@ -18,7 +20,7 @@ take any kernel from :mod:`ebmlib.samplers`.
 
 Files: ``bases.py`` (the base and its resolution), ``paths.py`` (the paths and the
 dispatcher), ``schedules.py``, ``annealing.py`` (AIS forward and reverse), ``importance.py``,
-``bridge.py``, ``linked.py``, ``tracking.py``, ``result.py`` (:class:`Estimate`).
+``tuning.py``, ``bridge.py``, ``linked.py``, ``tracking.py``, ``result.py`` (:class:`Estimate`).
 """
 
 from .annealing import ScheduleCheck, ais, ais_schedule_check, reverse_ais
@@ -30,12 +32,16 @@ from .paths import AnnealingPath, BoltzmannPath, GeometricPath, RBMPath, Shifted
 from .result import Estimate, effective_sample_size, relative_variance
 from .schedules import check_schedule, linear_schedule, piecewise_schedule
 from .tracking import LogZTracker
+from .tuning import StepSchedule, default_tuning_grid, tune_ais_steps
 
 __all__ = [
     "Estimate",
     "importance_sampling",
     "ais",
     "ais_schedule_check",
+    "tune_ais_steps",
+    "StepSchedule",
+    "default_tuning_grid",
     "ScheduleCheck",
     "reverse_ais",
     "bridge_sampling",

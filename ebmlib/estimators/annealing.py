@@ -28,7 +28,7 @@ computation for RBMs and Boltzmann machines) and MALA for continuous ones.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -62,6 +62,19 @@ def _prepare(
     return path, kernel
 
 
+def _kernels(kernel: Kernel, step_sizes: Callable[[float], float] | None) -> Callable[[float], Kernel]:
+    """``beta -> kernel``: the kernel itself, or a copy holding ``step_sizes(beta)``."""
+    if step_sizes is None:
+        return lambda beta: kernel
+    if not callable(step_sizes):
+        raise TypeError(
+            f"step_sizes must be a function beta -> step size (a StepSchedule), got {type(step_sizes).__name__}"
+        )
+    if "step_size" not in getattr(kernel, "params", {}):
+        raise TypeError(f"step_sizes needs a kernel with a step_size setting, {type(kernel).__name__} has none")
+    return lambda beta: kernel.with_settings(step_size=float(step_sizes(beta)))
+
+
 def _schedule(n_betas: int | None, betas) -> list[float]:
     if betas is not None:
         return check_schedule(betas).tolist()
@@ -78,6 +91,7 @@ def ais(
     betas: Sequence[float] | torch.Tensor | None = None,
     base=None,
     kernel: Kernel | None = None,
+    step_sizes: Callable[[float], float] | None = None,
     generator: torch.Generator | None = None,
     progress: bool = False,
 ) -> Estimate:
@@ -99,6 +113,10 @@ def ais(
             ``utils.base_rate_logits(train)``); for continuous ones a distribution (default a
             standard normal).
         kernel: the move at each distribution (default Gibbs, or MALA with step 0.1).
+        step_sizes: the kernel's step size at each :math:`\beta` (``beta -> step``), held fixed
+            through the run: a :class:`~ebmlib.estimators.StepSchedule` from
+            :func:`~ebmlib.estimators.tune_ais_steps`'s pilot run (default: the kernel's own
+            step everywhere).
         generator: random generator on the model's device.
         progress: show a progress bar over the schedule.
 
@@ -107,6 +125,7 @@ def ais(
     """
     path, kernel = _prepare(model, n_chains, "n_chains", base, kernel, generator)
     schedule = _schedule(n_betas, betas)
+    kernel_at = _kernels(kernel, step_sizes)
     with torch.no_grad():
         x = path.sample_base(n_chains, generator=generator)
         log_w = torch.zeros(n_chains, dtype=torch.float64, device=x.device)
@@ -114,7 +133,7 @@ def ais(
         for k in progress_range(len(schedule) - 1, progress, "AIS"):
             lo, hi = schedule[k], schedule[k + 1]
             if k < last:
-                increment, x = path.advance(x, lo, hi, kernel, generator=generator)
+                increment, x = path.advance(x, lo, hi, kernel_at(hi), generator=generator)
             else:  # no move is needed after the last weight update
                 increment = path.increment(x, lo, hi)
             log_w += increment
@@ -129,6 +148,7 @@ def reverse_ais(
     betas: Sequence[float] | torch.Tensor | None = None,
     base=None,
     kernel: Kernel | None = None,
+    step_sizes: Callable[[float], float] | None = None,
     generator: torch.Generator | None = None,
     progress: bool = False,
 ) -> Estimate:
@@ -144,13 +164,14 @@ def reverse_ais(
     model.check_input(samples, "samples")
     path, kernel = _prepare(model, len(samples), "len(samples)", base, kernel, generator, device=samples.device)
     schedule = _schedule(n_betas, betas)[::-1]
+    kernel_at = _kernels(kernel, step_sizes)
     with torch.no_grad():
         x = samples.clone()
         log_r = torch.zeros(len(x), dtype=torch.float64, device=x.device)
         for k in progress_range(len(schedule) - 1, progress, "reverse AIS"):
             hi, lo = schedule[k], schedule[k + 1]
             if k > 0:  # the samples already follow p_1: move first only after the first step
-                x = path.move(x, hi, kernel, generator=generator)
+                x = path.move(x, hi, kernel_at(hi), generator=generator)
             log_r += path.increment(x, hi, lo)
     estimate = Estimate.from_log_weights(log_r)  # estimates log(Z_0 / Z)
     return Estimate(path.log_z0 - estimate.log_z, -log_r, estimate.ess, estimate.stderr)
@@ -189,6 +210,7 @@ def ais_schedule_check(
     sigmas: float = 3.0,
     base=None,
     kernel: Kernel | None = None,
+    step_sizes: Callable[[float], float] | None = None,
     generator: torch.Generator | None = None,
     progress: bool = False,
 ) -> ScheduleCheck:
@@ -201,7 +223,7 @@ def ais_schedule_check(
     sufficient: two schedules that are both far too short can agree on a wrong value.
 
     Args:
-        model, n_chains, base, kernel, generator, progress: as in :func:`ais`.
+        model, n_chains, base, kernel, step_sizes, generator, progress: as in :func:`ais`.
         lengths: numbers of distributions, increasing (at least two).
         sigmas: the tolerance in combined standard errors.
 
@@ -212,7 +234,10 @@ def ais_schedule_check(
     if len(lengths) < 2 or any(b <= a for a, b in zip(lengths, lengths[1:])):
         raise ValueError(f"lengths must hold at least two increasing schedule lengths, got {lengths}")
     estimates = {
-        k: ais(model, n_chains, k, base=base, kernel=kernel, generator=generator, progress=progress) for k in lengths
+        k: ais(
+            model, n_chains, k, base=base, kernel=kernel, step_sizes=step_sizes, generator=generator, progress=progress
+        )
+        for k in lengths
     }
     last, previous = estimates[lengths[-1]], estimates[lengths[-2]]
     gap = abs(float(last.log_z) - float(previous.log_z))

@@ -25,6 +25,7 @@ persistent chains, AIS, linked importance sampling and the log-Z tracker take an
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -58,6 +59,13 @@ class Kernel:
     def reversed(self) -> Kernel:
         """The time-reversed kernel; reversible kernels (the default) return themselves."""
         return self
+
+    def with_settings(self, **settings: Any) -> Kernel:
+        """A copy of this kernel with ``settings`` in place of its own (``step_size=0.05``): what a
+        step's overrides do, held for every step. Unknown names are refused."""
+        kernel = copy.copy(self)
+        kernel.params = self._settings(settings)
+        return kernel
 
     def _settings(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         unknown = set(overrides) - set(self.params)
