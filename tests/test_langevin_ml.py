@@ -176,3 +176,17 @@ def test_spectral_norm_bounds_each_layer_and_leaves_the_global_random_state_alon
     again = MLPEnergy(3, (32, 32), spectral_norm=True, generator=g(23))
     for a, b in zip(model.state_dict().values(), again.state_dict().values()):
         assert a.shape == b.shape
+
+
+def test_the_replay_buffer_keeps_the_last_of_repeated_slots():
+    """A slot drawn twice in one batch keeps the later chain's state, whatever the device does
+    with repeated indices in an indexed write. (Measured: even on the CPU, ``chains[slots] =
+    negatives`` with 3,000 slots drawn from 4,000 did not keep the last of each repeat, so an
+    implementation that writes directly differs from this one on large batches.)"""
+    from ebmlib.objectives.langevin_ml import _write_back
+
+    chains = torch.zeros(4, 2)
+    slots = torch.tensor([2, 0, 2, 2, 1])
+    negatives = torch.arange(10.0).reshape(5, 2)
+    _write_back(chains, slots, negatives)
+    torch.testing.assert_close(chains, torch.tensor([[2.0, 3.0], [8.0, 9.0], [6.0, 7.0], [0.0, 0.0]]))

@@ -205,3 +205,47 @@ def test_rbm_flip_gaps_closed_form_matches_energies():
     x = exact.binary_states(7)[::3]
     gaps = model.flip_gaps(x)
     torch.testing.assert_close(gaps, EnergyModel.flip_gaps(model, x), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("make", [
+    lambda g, **kw: RBM(6, 3, generator=g, **kw),
+    lambda g, **kw: BoltzmannMachine(6, init_std=0.5, generator=g, **kw),
+    lambda g, **kw: MLPEnergy(2, generator=g, **kw),
+    lambda g, **kw: GaussianEnergy(3, torch.ones(3), 2 * torch.eye(3), **kw),
+    lambda g, **kw: CouplingFlow(2, generator=g, **kw),
+    lambda g, **kw: NeuralLM(50, 2, 8, 8, generator=g, **kw),
+], ids=["rbm", "bm", "mlp", "gaussian", "flow", "lm"])
+def test_constructors_build_on_a_device_in_a_dtype(make):
+    """device= and dtype= put every parameter there (the meta device stands in for a GPU: a
+    parameter made on the CPU and left there would show)."""
+    on_meta = make(torch.Generator().manual_seed(3), device="meta")
+    assert all(p.device.type == "meta" for p in on_meta.parameters())
+    double = make(torch.Generator().manual_seed(3), dtype=torch.float64)
+    assert all(p.dtype == torch.float64 for p in double.parameters())
+
+
+@pytest.mark.parametrize("make", [
+    lambda g, **kw: CouplingFlow(2, generator=g, **kw),
+    lambda g, **kw: NeuralLM(50, 2, 8, 8, generator=g, **kw),
+], ids=["flow", "lm"])
+def test_networks_drawn_on_the_cpu_are_the_same_on_every_device(make):
+    """The flow and the language model are drawn on the CPU and then moved: one generator gives
+    the same parameters whatever device and dtype they are built for."""
+    double = make(torch.Generator().manual_seed(3), dtype=torch.float64)
+    moved = make(torch.Generator().manual_seed(3)).to(torch.float64)
+    for p, q in zip(double.parameters(), moved.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_a_flow_evaluates_float64_input_in_float64():
+    """A float32 flow's log q of float64 rows is computed in float64 (it used to round the rows
+    to float32 first): equal to the same flow moved to float64, to float64 rounding."""
+    flow = CouplingFlow(3, n_layers=2, hidden=8, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        for p in flow.parameters():
+            p.add_(0.3 * torch.randn(p.shape, generator=torch.Generator().manual_seed(6)))
+    x = 1 + 1e-9 * torch.arange(12, dtype=torch.float64).reshape(4, 3)  # rows float32 cannot tell apart
+    got = flow.log_prob(x)
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got, flow.double().log_prob(x), rtol=1e-12, atol=1e-12)
+    assert len(set(got.tolist())) == 4

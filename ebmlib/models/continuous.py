@@ -44,6 +44,8 @@ class GaussianEnergy(EnergyModel):
         mean: initial mean ``[d]`` (default zeros).
         precision: initial precision matrix ``[d, d]``, symmetric positive definite
             (default identity).
+        device, dtype: where and in what precision the parameters live (default: the
+            precision's device, the default dtype).
 
     Attributes:
         mean: ``[d]`` parameter.
@@ -55,6 +57,9 @@ class GaussianEnergy(EnergyModel):
         n_features: int,
         mean: torch.Tensor | None = None,
         precision: torch.Tensor | None = None,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         check_positive_int(n_features, "n_features")
@@ -71,11 +76,12 @@ class GaussianEnergy(EnergyModel):
         factor, info = torch.linalg.cholesky_ex(precision.to(torch.float64))
         if not torch.allclose(precision, precision.T) or int(info) != 0:
             raise ValueError("precision must be a symmetric positive definite matrix")
-        dtype = torch.get_default_dtype()
-        self.mean = nn.Parameter(mean.detach().clone().to(device=precision.device, dtype=dtype))
+        dtype = dtype or torch.get_default_dtype()
+        device = precision.device if device is None else device
+        self.mean = nn.Parameter(mean.detach().clone().to(device=device, dtype=dtype))
         # cholesky returns a column-major factor; a parameter's gradient takes the parameter's
         # strides, and optimizers such as LBFGS need contiguous gradients
-        self.precision_tril = nn.Parameter(factor.to(dtype).contiguous())
+        self.precision_tril = nn.Parameter(factor.to(device=device, dtype=dtype).contiguous())
 
     def _factor(self, like: torch.Tensor) -> torch.Tensor:
         return torch.tril(self._param(self.precision_tril, like))

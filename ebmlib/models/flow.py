@@ -42,8 +42,14 @@ class _Coupling(nn.Module):
         self.net = nn.Sequential(first, nn.Tanh(), middle, nn.Tanh(), last)
 
     def _shift_scale(self, kept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        shift, log_scale = self.net(kept).chunk(2, dim=-1)
-        free = 1.0 - self.mask
+        h = kept
+        for layer in self.net:  # in the input's dtype (parameters cast, autograd intact)
+            if isinstance(layer, nn.Linear):
+                h = nn.functional.linear(h, layer.weight.to(h.dtype), layer.bias.to(h.dtype))
+            else:
+                h = layer(h)
+        shift, log_scale = h.chunk(2, dim=-1)
+        free = 1.0 - self.mask.to(h.dtype)
         return shift * free, torch.tanh(log_scale) * free  # tanh keeps the scale in [1/e, e]
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,6 +76,8 @@ class CouplingFlow(nn.Module):
         scale: initial scale of that map (default 1); set ``loc`` and ``scale`` to the
             data's mean and standard deviation to start from a matched diagonal Gaussian.
         generator: random generator for the coupling networks' initial weights.
+        device, dtype: where and in what precision the parameters live. The flow is drawn on
+            the CPU and then moved, so that one generator gives the same flow on every device.
     """
 
     def __init__(
@@ -81,6 +89,8 @@ class CouplingFlow(nn.Module):
         scale: torch.Tensor | None = None,
         *,
         generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         check_positive_int(n_features, "n_features")
@@ -100,6 +110,8 @@ class CouplingFlow(nn.Module):
         parity = torch.arange(n_features) % 2
         generator = _on_cpu(generator)  # the flow is made on the CPU; move it with .to()
         self.layers = nn.ModuleList(_Coupling((parity == (i % 2)).float(), hidden, generator) for i in range(n_layers))
+        if device is not None or dtype is not None:
+            self.to(device=device, dtype=dtype)
 
     def _forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x = f(z)`` and ``log |det df/dz|`` per row."""
@@ -114,16 +126,18 @@ class CouplingFlow(nn.Module):
         return -0.5 * (z * z).sum(-1) - 0.5 * self.n_features * math.log(2 * math.pi)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        r"""Exact :math:`\log q(x)` per row: ``[batch, d] -> [batch]``."""
+        r"""Exact :math:`\log q(x)` per row: ``[batch, d] -> [batch]``, computed in the wider of the
+        input's and the flow's dtypes (a float64 input to a float32 flow is not rounded to float32)."""
         check_batch(x, "x", self.n_features)
-        z = x.to(self.loc.dtype)
+        z = x.to(torch.promote_types(x.dtype, self.loc.dtype))
         log_det = torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)
         for layer in reversed(self.layers):
             z, ld = cast(_Coupling, layer).inverse(z)
             log_det = log_det + ld
-        z = (z - self.loc) * torch.exp(-self.log_scale)
-        log_det = log_det - self.log_scale.sum()
-        return (self._base_log_prob(z) + log_det).to(x.dtype)
+        loc, log_scale = self.loc.to(z.dtype), self.log_scale.to(z.dtype)
+        z = (z - loc) * torch.exp(-log_scale)
+        log_det = log_det - log_scale.sum()
+        return self._base_log_prob(z) + log_det
 
     def rsample_with_log_prob(
         self, sample_shape: int | Sequence[int] | torch.Size = (), *, generator: torch.Generator | None = None

@@ -33,6 +33,8 @@ class NeuralLM(nn.Module):
         unigram: optional ``[V]`` word frequencies; the output bias starts at their log, so
             the untrained model is the (normalized) unigram model, :math:`\log Z(h) = 0`.
         generator: random generator for the initial embeddings and hidden layer.
+        device, dtype: where and in what precision the parameters live. The model is drawn on
+            the CPU and then moved, so that one generator gives the same model on every device.
 
     Attributes:
         embedding: ``[V, embed_dim]`` input embeddings.
@@ -49,6 +51,8 @@ class NeuralLM(nn.Module):
         unigram: torch.Tensor | None = None,
         *,
         generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         for value, name in [
@@ -74,6 +78,8 @@ class NeuralLM(nn.Module):
                 raise ValueError(f"unigram must be [{vocab_size}] positive frequencies")
             with torch.no_grad():
                 self.output.bias.copy_((unigram / unigram.sum()).log())
+        if device is not None or dtype is not None:
+            self.to(device=device, dtype=dtype)
 
     def check_context(self, context: object, name: str = "context") -> torch.Tensor:
         """Check a ``[batch, context_size]`` tensor of word ids in ``[0, V)``."""

@@ -182,6 +182,16 @@ def _starts(
     return starts, chains, slots
 
 
+def _write_back(chains: torch.Tensor, slots: torch.Tensor, negatives: torch.Tensor) -> None:
+    """``chains[slots] = negatives`` where a slot drawn twice keeps its last row, on every device
+    (an indexed write with repeated indices leaves the winner unspecified on CUDA)."""
+    order = torch.arange(len(slots), device=slots.device)
+    last = torch.full((len(chains),), -1, dtype=order.dtype, device=slots.device)
+    last = last.scatter_reduce(0, slots, order, reduce="amax")
+    keep = last[slots] == order
+    chains[slots[keep]] = negatives[keep]
+
+
 def _step(
     model: EnergyModel,
     x: torch.Tensor,
@@ -200,7 +210,7 @@ def _step(
     if settings.start == "persistent":
         chains = negatives
     elif chains is not None:  # the replay buffer
-        chains[slots] = negatives  # in place: see the module docstring
+        _write_back(chains, slots, negatives)  # in place: see the module docstring
     energies = model.energy(torch.cat([x, negatives.to(x.dtype)]))
     if settings.energy_limit is not None:
         worst = float(energies.detach().abs().max())
