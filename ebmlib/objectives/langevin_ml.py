@@ -209,7 +209,7 @@ def _step(
     negatives = run_chain(settings.kernel, model, starts, settings.n_steps, generator=generator).x.detach()
     if settings.start == "persistent":
         chains = negatives
-    elif chains is not None:  # the replay buffer
+    elif chains is not None and slots is not None:  # the replay buffer
         _write_back(chains, slots, negatives)  # in place: see the module docstring
     energies = model.energy(torch.cat([x, negatives.to(x.dtype)]))
     if settings.energy_limit is not None:
