@@ -43,7 +43,7 @@ class IndependentBernoulli:
     """
 
     def __init__(self, logits: torch.Tensor) -> None:
-        logits = torch.as_tensor(logits)
+        logits = logits if isinstance(logits, torch.Tensor) else torch.as_tensor(logits, device="cpu")
         if not logits.is_floating_point() or logits.dim() != 1 or not bool(torch.isfinite(logits).all()):
             raise ValueError("logits must be a finite 1-d floating tensor (one log-odds per unit)")
         self.logits = logits

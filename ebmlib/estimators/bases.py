@@ -38,7 +38,7 @@ def resolve_base(model: EnergyModel, base: object = None) -> object:
             base = "model"
         if isinstance(base, str):
             if base == "uniform":
-                logits = torch.zeros(model.n_features, dtype=torch.float64)
+                logits = torch.zeros(model.n_features, dtype=torch.float64, device=_device_of(model))
             elif base == "model":
                 logits = _visible_bias(model)
             else:

@@ -13,7 +13,7 @@ __all__ = ["linear_schedule", "piecewise_schedule", "check_schedule"]
 
 def check_schedule(betas: Sequence[float] | torch.Tensor) -> torch.Tensor:
     """An annealing schedule as a float64 tensor: starts at 0, ends at 1, never decreases."""
-    b = torch.as_tensor(betas, dtype=torch.float64).reshape(-1)
+    b = torch.as_tensor(betas, dtype=torch.float64, device="cpu").reshape(-1)
     if b.numel() < 2:
         raise ValueError(f"betas must hold at least two values (0 and 1), got {b.tolist()}")
     if not bool(torch.isfinite(b).all()):
@@ -30,7 +30,7 @@ def linear_schedule(n_betas: int) -> torch.Tensor:
     check_positive_int(n_betas, "n_betas")
     if n_betas < 2:
         raise ValueError(f"n_betas must be >= 2, got {n_betas}")
-    return torch.linspace(0.0, 1.0, n_betas, dtype=torch.float64)
+    return torch.linspace(0.0, 1.0, n_betas, dtype=torch.float64, device="cpu")
 
 
 def piecewise_schedule(n_betas: int) -> torch.Tensor:
@@ -45,8 +45,8 @@ def piecewise_schedule(n_betas: int) -> torch.Tensor:
     first, second = max(1, round(n_betas * 500 / 14500)), max(1, round(n_betas * 4000 / 14500))
     return torch.cat(
         [
-            torch.linspace(0.0, 0.5, first + 1, dtype=torch.float64)[:-1],
-            torch.linspace(0.5, 0.9, second + 1, dtype=torch.float64)[:-1],
-            torch.linspace(0.9, 1.0, n_betas - first - second, dtype=torch.float64),
+            torch.linspace(0.0, 0.5, first + 1, dtype=torch.float64, device="cpu")[:-1],
+            torch.linspace(0.5, 0.9, second + 1, dtype=torch.float64, device="cpu")[:-1],
+            torch.linspace(0.9, 1.0, n_betas - first - second, dtype=torch.float64, device="cpu"),
         ]
     )

@@ -69,7 +69,8 @@ def default_tuning_grid(n_points: int = 16) -> torch.Tensor:
     check_positive_int(n_points, "n_points")
     if n_points < 3:
         raise ValueError(f"n_points must be >= 3, got {n_points}")
-    return torch.cat([torch.zeros(1, dtype=torch.float64), torch.logspace(-4, 0, n_points - 1, dtype=torch.float64)])
+    cpu = {"dtype": torch.float64, "device": "cpu"}
+    return torch.cat([torch.zeros(1, **cpu), torch.logspace(-4, 0, n_points - 1, **cpu)])
 
 
 def tune_ais_steps(
@@ -123,7 +124,9 @@ def tune_ais_steps(
     check_positive_int(n_steps, "n_steps", allow_zero=True)
     check_positive_int(n_check, "n_check")
     check_probability(target_accept, "target_accept", open_low=True, open_high=True)
-    grid = default_tuning_grid() if betas is None else torch.as_tensor(betas, dtype=torch.float64).flatten()
+    grid = (
+        default_tuning_grid() if betas is None else torch.as_tensor(betas, dtype=torch.float64, device="cpu").flatten()
+    )
     if len(grid) < 2 or float(grid[0]) != 0.0 or float(grid[-1]) != 1.0 or not bool((grid[1:] > grid[:-1]).all()):
         raise ValueError("betas must increase strictly from 0 to 1")
     path = annealing_path(model, resolve_base(model, base))
@@ -143,5 +146,5 @@ def tune_ais_steps(
             x = chain.x
             steps.append(step)
             accepts.append(float(chain.trace["accept_prob"].double().mean()))
-    as_tensor = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+    as_tensor = lambda v: torch.tensor(v, dtype=torch.float64, device="cpu")  # noqa: E731
     return StepSchedule(grid, as_tensor(steps), as_tensor(accepts))

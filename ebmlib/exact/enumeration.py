@@ -11,7 +11,7 @@ import torch
 from .._random import bernoulli_
 from .._validation import check_generator, check_positive_int
 from ..models import Bipartite, EnergyModel, Enumeration
-from ..utils import _device_of, _shape
+from ..utils import _device_of, _dtype_of, _shape
 
 __all__ = [
     "binary_states",
@@ -230,7 +230,7 @@ def sample(
         raise ValueError(f"exact sampling lists all 2^{enum.n_bits} states' probabilities; it is limited to 20 units")
     device = _device_of(model)
     check_generator(generator, device)
-    dtype = next(iter(model.parameters())).dtype
+    dtype = _dtype_of(model)
     with torch.no_grad():  # the weights chunk by chunk; only the drawn states are built
         log_w = torch.cat([enum.log_weight(states) for states in _chunks(enum.n_bits, device)])
         idx = torch.multinomial(torch.softmax(log_w, 0), n_samples, replacement=True, generator=generator)

@@ -325,8 +325,12 @@ class DistributionEnergy(EnergyModel):
         return -self.distribution.log_prob(x).to(x.dtype)
 
     def closed_form_log_partition(self) -> torch.Tensor:
-        """Zero: the wrapped density is already normalized."""
-        return torch.zeros((), dtype=torch.float64)
+        """Zero: the wrapped density is already normalized (float64, on the distribution's device)."""
+        try:
+            device = self.distribution.mean.device
+        except (AttributeError, NotImplementedError):  # a distribution without a mean
+            device = torch.device("cpu")
+        return torch.zeros((), dtype=torch.float64, device=device)
 
     def sample(
         self, sample_shape: int | Sequence[int] | torch.Size = (), *, generator: torch.Generator | None = None

@@ -8,11 +8,10 @@ parameters, and at NCE's optimum :math:`c = -\log Z`.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
+from ..utils import _device_of, _dtype_of
 from .base import EnergyModel, Enumeration
 
 __all__ = ["LearnedNormalizer"]
@@ -45,9 +44,7 @@ class LearnedNormalizer(EnergyModel):
         self.model = model
         self.n_features = model.n_features
         self.is_binary = model.is_binary
-        param = next(iter(model.parameters()), None)
-        factory: dict[str, Any] = {} if param is None else {"device": param.device, "dtype": param.dtype}
-        self.c = nn.Parameter(torch.tensor(float(c), **factory))
+        self.c = nn.Parameter(torch.tensor(float(c), device=_device_of(model), dtype=_dtype_of(model)))
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         """:math:`E(x) - c` per row: ``[batch, n] -> [batch]``."""

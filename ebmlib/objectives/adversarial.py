@@ -47,6 +47,7 @@ import torch
 
 from .._validation import check_generator, check_positive_int
 from ..models import CouplingFlow, EnergyModel
+from ..utils import _device_of
 from ._state import load_generator, save_generator
 from .noise_contrastive import nce
 
@@ -172,8 +173,7 @@ class _TrainedFlow:
                     f"{name} must be a flow with rsample_with_log_prob, rsample, sample and "
                     f"log_prob (an ebmlib.models.CouplingFlow), got {type(flow).__name__}"
                 )
-        param = next(iter(flow.parameters()), None)
-        check_generator(generator, param.device if param is not None else torch.device("cpu"))
+        check_generator(generator, _device_of(flow))
         self.flow: Any = flow
         self.optimizer, self.generator = optimizer, generator
 

@@ -79,7 +79,11 @@ class DualAveraging:
 
     def init(self, step_size: float | torch.Tensor) -> DualAveragingState:
         """The state before any update: ``eps_0 = step_size`` (a float, or a ``[chains]`` tensor)."""
-        eps0 = torch.as_tensor(step_size, dtype=torch.float64)
+        eps0 = (
+            step_size.detach().to(torch.float64)
+            if isinstance(step_size, torch.Tensor)
+            else torch.tensor(float(step_size), dtype=torch.float64, device="cpu")
+        )
         if not bool(((eps0 > 0) & torch.isfinite(eps0)).all()):
             raise ValueError("step_size must hold finite numbers > 0")
         log_eps0 = eps0.log()
@@ -216,7 +220,7 @@ def adapt_step_size(
     else:
         eps0 = check_positive_float(eps0, "initial_step_size")
     if per_chain and not isinstance(eps0, torch.Tensor):
-        eps0 = torch.full((n_chains,), eps0, dtype=torch.float64)
+        eps0 = torch.full((n_chains,), eps0, dtype=torch.float64, device=x.device)
     da = averaging.init(eps0.detach().to(device=x.device) if isinstance(eps0, torch.Tensor) else eps0)
     da = da._replace(
         **{f: getattr(da, f).to(x.device) for f in ("log_step_size", "log_step_size_avg", "error_avg", "mu")}

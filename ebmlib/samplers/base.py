@@ -157,7 +157,11 @@ def run_chain(
         for _ in progress_range(n_steps, progress, type(kernel).__name__):
             state, info = kernel.step(model, state, generator=generator, **params)
             for name, fn in (stats or {}).items():
-                records[name].append(torch.as_tensor(fn(state, info)))
+                value = fn(state, info)
+                records[name].append(value if isinstance(value, torch.Tensor) else torch.as_tensor(value))
     final = state.x.clone() if state.x is x else state.x
-    stacked = {name: torch.stack(values) if values else torch.empty(0) for name, values in records.items()}
+    stacked = {
+        name: torch.stack(values) if values else torch.empty(0, device=state.x.device)
+        for name, values in records.items()
+    }
     return Chain(final, state, stacked)
