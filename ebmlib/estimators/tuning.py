@@ -69,8 +69,8 @@ def default_tuning_grid(n_points: int = 16) -> torch.Tensor:
     check_positive_int(n_points, "n_points")
     if n_points < 3:
         raise ValueError(f"n_points must be >= 3, got {n_points}")
-    cpu = {"dtype": torch.float64, "device": "cpu"}
-    return torch.cat([torch.zeros(1, **cpu), torch.logspace(-4, 0, n_points - 1, **cpu)])
+    up = torch.logspace(-4, 0, n_points - 1, dtype=torch.float64, device="cpu")
+    return torch.cat([torch.zeros(1, dtype=torch.float64, device="cpu"), up])
 
 
 def tune_ais_steps(
