@@ -30,6 +30,13 @@ BASE = torch.distributions.Independent(
 )
 
 
+@pytest.mark.parametrize("kernel,target", [(samplers.HMC(0.5, 5, jitter=0.2), 0.8), (samplers.Langevin(0.5, adjusted=True), 0.57)])
+def test_the_pilot_tunes_any_kernel_with_a_step_to_its_target_all_along_the_path(kernel, target):
+    steps = estimators.tune_ais_steps(sharp_gaussian(), kernel, 200, target_accept=target, base=BASE, generator=g(0))
+    assert bool(((steps.accept_prob - target).abs() < 0.08).all()), steps.accept_prob
+    assert float(steps.step_sizes[-1]) < float(steps.step_sizes[0]) / 10
+
+
 def test_the_pilot_reaches_its_target_acceptance_all_along_the_path():
     model, mala = sharp_gaussian(), samplers.Langevin(0.5, adjusted=True)
     steps = estimators.tune_ais_steps(model, mala, 200, target_accept=TARGET, base=BASE, generator=g(0))
@@ -102,6 +109,12 @@ def test_with_settings_copies_a_kernel_and_refuses_unknown_settings():
     assert mala.params["step_size"] == 0.1 and held.params["adjusted"] is True
     with pytest.raises(TypeError, match="unknown settings"):
         mala.with_settings(stepsize=0.02)
+    for bad in (float("nan"), -0.1, 0.0):  # refused as the constructor refuses them
+        with pytest.raises(ValueError, match="step_size"):
+            mala.with_settings(step_size=bad)
+        with pytest.raises(ValueError, match="step_size"):
+            samplers.HMC(0.1, 3).with_settings(step_size=bad)
+    assert samplers.HMC(0.1, 3, jitter=0.2).with_settings(step_size=0.05).params["jitter"] == 0.2
 
 
 def test_tuning_refuses_what_it_cannot_tune():
@@ -114,3 +127,7 @@ def test_tuning_refuses_what_it_cannot_tune():
         )
     with pytest.raises(TypeError, match="step_sizes"):
         estimators.ais(model, 4, 5, base=BASE, kernel=samplers.Langevin(0.1, adjusted=True), step_sizes=0.1)
+    with pytest.raises(ValueError, match="step_size"):  # a schedule that gives a NaN step
+        estimators.ais(
+            model, 4, 5, base=BASE, kernel=samplers.Langevin(0.1, adjusted=True), step_sizes=lambda b: float("nan")
+        )

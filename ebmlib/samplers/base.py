@@ -26,6 +26,7 @@ persistent chains, AIS, linked importance sampling and the log-Z tracker take an
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -61,11 +62,18 @@ class Kernel:
         return self
 
     def with_settings(self, **settings: Any) -> Kernel:
-        """A copy of this kernel with ``settings`` in place of its own (``step_size=0.05``): what a
-        step's overrides do, held for every step. Unknown names are refused."""
-        kernel = copy.copy(self)
-        kernel.params = self._settings(settings)
-        return kernel
+        """A new kernel with ``settings`` in place of this one's (``step_size=0.05``): what a step's
+        overrides do, held for every step. Unknown names are refused; where the kernel's class is
+        built from its settings (every kernel of ebmlib) the new one goes through its constructor,
+        so a bad value (a NaN step) is refused here as it would be there."""
+        merged = self._settings(settings)
+        try:
+            inspect.signature(type(self)).bind(**merged)
+        except TypeError:  # a constructor that takes other arguments: copy, then replace
+            kernel = copy.copy(self)
+            kernel.params = merged
+            return kernel
+        return type(self)(**merged)
 
     def _settings(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         unknown = set(overrides) - set(self.params)
