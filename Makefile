@@ -87,6 +87,7 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/langevin.py
 	$(BIN)/python benchmarks/hmc.py
 	$(BIN)/python benchmarks/ais.py
+	$(BIN)/python benchmarks/ais_increments.py
 	$(BIN)/python benchmarks/large_softmax.py
 
 clean:

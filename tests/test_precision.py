@@ -155,3 +155,7 @@ def test_annealing_increments_are_accurate_for_small_steps_of_a_float32_model(ki
         assert torch.allclose(want, ends, rtol=1e-6, atol=1e-9)
         _, advanced = path32.advance(x, lo, hi, samplers.Gibbs() if kind != "geometric" else samplers.Langevin(0.01))
         assert advanced.shape == x.shape
+    # a whole path in one step (the RBM path's large-step branch): as accurate as float32 allows
+    big, big64 = path32.increment(x, 0.0, 1.0), path64.increment(x.double(), 0.0, 1.0)
+    torch.testing.assert_close(big, big64, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(path32.increment(x, 1.0, 0.0), -big, rtol=1e-6, atol=1e-6)

@@ -246,11 +246,19 @@ class RBMPath(_FromIndependentUnits):
         return (1 - beta) * base + beta * bias + softplus(beta * pre).sum(1)
 
     def _increment(self, v: torch.Tensor, lo: float, hi: float, pre: torch.Tensor) -> torch.Tensor:
-        # In float64 from the float32 pre-activations, whose rounding both terms share: the
-        # increment's error shrinks with hi - lo (two float32 log f's differ by ~1e-7 |log f|).
-        pre = pre.double()
-        visible = (hi - lo) * (v @ (self.b - self.b0).to(v)).double()
-        return visible + (softplus(hi * pre) - softplus(lo * pre)).sum(1)
+        # From the pre-activations, whose rounding both ends share, and summed in float64, so that
+        # the error shrinks with hi - lo (two float32 log f's differ by ~1e-7 |log f|). For the
+        # small steps of AIS, softplus(a + s) - softplus(a) = log1p(sigmoid(a) expm1(s)) is
+        # accurate to a few float32 roundings of itself and no dearer than two softplus; a large
+        # step takes the difference in float64.
+        step = hi - lo
+        visible = step * (v @ (self.b - self.b0).to(v)).double()
+        scaled = step * pre
+        if float(scaled.abs().max()) <= 1.0:  # log1p's argument stays above e^-1 - 1
+            gap = torch.log1p(torch.sigmoid(lo * pre) * torch.expm1(scaled))
+            return visible + gap.sum(1, dtype=torch.float64)
+        wide = pre.double()
+        return visible + (softplus(hi * wide) - softplus(lo * wide)).sum(1)
 
     def increment(self, v: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
         return self._increment(v, lo, hi, self._pre(v))
