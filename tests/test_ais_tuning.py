@@ -125,6 +125,10 @@ def test_tuning_refuses_what_it_cannot_tune():
         estimators.tune_ais_steps(
             model, samplers.Langevin(0.1, adjusted=True), 10, target_accept=TARGET, base=BASE, betas=[0.0, 0.5]
         )
+    with pytest.raises(ValueError, match="n_chains must be >= 2"):
+        estimators.tune_ais_steps(model, samplers.Langevin(0.1, adjusted=True), 1, target_accept=TARGET, base=BASE)
+    with pytest.raises(TypeError, match="shared"):
+        estimators.tune_ais_steps(model, samplers.HMC(torch.full((4,), 0.1), 3), 4, target_accept=TARGET, base=BASE)
     with pytest.raises(TypeError, match="step_sizes"):
         estimators.ais(model, 4, 5, base=BASE, kernel=samplers.Langevin(0.1, adjusted=True), step_sizes=0.1)
     with pytest.raises(ValueError, match="step_size"):  # a schedule that gives a NaN step

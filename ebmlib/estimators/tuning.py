@@ -108,8 +108,9 @@ def tune_ais_steps(
             of the kernel's own step along the path.
         n_check: steps per grid point at the held step size, to measure its acceptance (>= 1).
         base: the path's base, as for :func:`~ebmlib.estimators.ais`.
-        generator: random generator on the model's device; use one that the estimating run
-            does not share.
+        generator: random generator on the model's device. Reusing it afterwards for the
+            estimating run is fine (its draws continue); what to avoid is a fresh generator seeded
+            like the pilot's, which would replay the pilot's draws.
         progress: show a progress bar over the grid.
 
     Returns:
@@ -121,6 +122,13 @@ def tune_ais_steps(
     if "step_size" not in getattr(kernel, "params", {}):
         raise TypeError(f"kernel must have a step_size setting to tune, {type(kernel).__name__} has none")
     check_positive_int(n_chains, "n_chains")
+    if n_chains < 2:
+        raise ValueError(f"n_chains must be >= 2 (the acceptance is averaged over chains), got {n_chains}")
+    first = kernel.params["step_size"]
+    if isinstance(first, torch.Tensor) and first.numel() != 1:
+        raise TypeError(
+            "tune_ais_steps tunes one step size shared by the chains: give the kernel a number as step_size"
+        )
     check_positive_int(n_steps, "n_steps", allow_zero=True)
     check_positive_int(n_check, "n_check")
     check_probability(target_accept, "target_accept", open_low=True, open_high=True)
@@ -131,7 +139,7 @@ def tune_ais_steps(
         raise ValueError("betas must increase strictly from 0 to 1")
     path = annealing_path(model, resolve_base(model, base))
     check_generator(generator, path.log_z0.device)
-    step = float(kernel.params["step_size"])
+    step = float(first)
     steps, accepts = [], []
     with torch.no_grad():
         x = path.sample_base(n_chains, generator=generator)
