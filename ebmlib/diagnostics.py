@@ -242,18 +242,13 @@ def rhat(draws: torch.Tensor, *, method: str = "rank", split: bool = True) -> to
 
 
 class ChainSummary(NamedTuple):
-    """What :func:`summarize` returns, each ``[d]`` float64 (0-d for ``[n_steps, n_chains]`` draws).
-
-    Attributes:
-        mean: the mean over every draw of every chain.
-        mcse: its Monte Carlo standard error, ``std / sqrt(ESS)`` with the ESS of the mean
-            (``ess(draws, method="basic")``).
-        ess_bulk: the bulk effective sample size (:func:`ess`).
-        rhat: the rank-normalized split R-hat (:func:`rhat`).
-        z: ``(mean - truth) / mcse`` when a ``truth`` was given, else ``None``: how many of its
-            own standard errors the estimate is off (an ESS that overstates the draws shows up
-            as large ``|z|``).
-    """
+    """What :func:`summarize` returns, each ``[d]`` float64 (0-d for ``[n_steps, n_chains]`` draws):
+    ``mean``, the mean over every draw of every chain; ``mcse``, its Monte Carlo standard error,
+    ``std / sqrt(ESS)`` with the ESS of the mean (``ess(draws, method="basic")``); ``ess_bulk``,
+    the bulk effective sample size (:func:`ess`); ``rhat``, the rank-normalized split R-hat
+    (:func:`rhat`); and ``z``, ``(mean - truth) / mcse`` when a ``truth`` was given, else
+    ``None``: how many of its own standard errors the estimate is off (an ESS that overstates the
+    draws shows up as large ``|z|``)."""
 
     mean: torch.Tensor
     mcse: torch.Tensor

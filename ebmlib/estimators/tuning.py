@@ -4,10 +4,10 @@ AIS on a continuous model moves its chains with MALA or HMC at every intermediat
 distribution :math:`p_\beta`, and the step that suits :math:`p_\beta` changes along the path:
 from a broad base to a sharp model the narrowest direction shrinks, and one step size is
 either too large at the end (the moves are rejected and the chains stop mixing) or too small
-at the start. :func:`tune_ais_steps` runs a *pilot*: its own chains walk a grid of
+at the start. :func:`~ebmlib.estimators.tune_ais_steps` runs a *pilot*: its own chains walk a grid of
 :math:`\beta` values, and at each one dual averaging (:func:`~ebmlib.samplers.adapt_step_size`)
 tunes the step to a target acceptance rate; the step held fixed is then run for a few more
-steps to measure the acceptance it gives. The result, a :class:`StepSchedule`, maps any
+steps to measure the acceptance it gives. The result, a :class:`~ebmlib.estimators.StepSchedule`, maps any
 :math:`\beta` to a step size (interpolated in :math:`\log \epsilon`), and :func:`~ebmlib.estimators.ais`
 uses it with ``step_sizes=``.
 
@@ -37,14 +37,11 @@ __all__ = ["StepSchedule", "tune_ais_steps", "default_tuning_grid"]
 
 
 class StepSchedule(NamedTuple):
-    r"""Step sizes along an annealing path, measured at a grid of :math:`\beta` values.
-
-    Attributes:
-        betas: ``[P]`` float64, increasing from 0 to 1, the pilot's grid.
-        step_sizes: ``[P]`` float64, the step size held fixed at each grid point.
-        accept_prob: ``[P]`` float64, the mean acceptance probability that step gave on the
-            pilot's chains at that point (measured after adaptation, with the step held fixed).
-    """
+    r"""Step sizes along an annealing path, measured at a grid of :math:`\beta` values:
+    ``betas`` (``[P]`` float64, increasing from 0 to 1, the pilot's grid), ``step_sizes``
+    (``[P]`` float64, the step size held fixed at each grid point) and ``accept_prob`` (``[P]``
+    float64, the mean acceptance probability that step gave on the pilot's chains at that point,
+    measured after adaptation with the step held fixed)."""
 
     betas: torch.Tensor
     step_sizes: torch.Tensor
@@ -114,7 +111,7 @@ def tune_ais_steps(
         progress: show a progress bar over the grid.
 
     Returns:
-        A :class:`StepSchedule`; pass it to :func:`~ebmlib.estimators.ais` as ``step_sizes``.
+        A :class:`~ebmlib.estimators.StepSchedule`; pass it to :func:`~ebmlib.estimators.ais` as ``step_sizes``.
     """
     if not isinstance(model, EnergyModel):
         raise TypeError(f"model must be an ebmlib EnergyModel, got {type(model).__name__}")
