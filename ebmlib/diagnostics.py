@@ -270,7 +270,7 @@ def summarize(draws: torch.Tensor, truth: torch.Tensor | float | None = None) ->
     """
     x, shape = _chains(draws, "draws", 8, 1)
     mean = x.mean((1, 2))
-    basic = _ess_basic(_halves(x))
+    basic = ess(draws, method="basic").reshape(-1)  # the ESS of the mean
     mcse = x.reshape(x.shape[0], -1).std(1, correction=1) / basic.sqrt()
     z = None
     if truth is not None:
