@@ -190,3 +190,18 @@ def test_the_replay_buffer_keeps_the_last_of_repeated_slots():
     negatives = torch.arange(10.0).reshape(5, 2)
     _write_back(chains, slots, negatives)
     torch.testing.assert_close(chains, torch.tensor([[2.0, 3.0], [8.0, 9.0], [6.0, 7.0], [0.0, 0.0]]))
+    # many repeats on two threads, where a direct indexed write (chains[slots] = negatives)
+    # keeps some other row for some slots (measured with torch 2.13 on the CPU)
+    gen = torch.Generator().manual_seed(0)
+    slots, negatives = torch.randint(4000, (3000,), generator=gen), torch.randn(3000, 64, generator=gen)
+    expected = torch.zeros(4000, 64)
+    for row, slot in enumerate(slots.tolist()):  # in order: the last row of a slot wins
+        expected[slot] = negatives[row]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        chains = torch.zeros(4000, 64)
+        _write_back(chains, slots, negatives)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(chains, expected)
