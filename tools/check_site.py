@@ -267,9 +267,10 @@ WIDTHS = """(selectors) => {
   return out;
 }"""
 
-# The source of every code cell shown unfolded (not in a hide-input <details>, not removed).
+# The source of every code cell shown unfolded (not in a hide-input <details> or an exercise's
+# folded solution, not removed).
 UNFOLDED = """() => [...document.querySelectorAll('div.cell div.cell_input')]
-  .filter(e => !e.closest('details')).map(e => e.innerText)"""
+  .filter(e => !e.closest('details') && !e.closest('.solution')).map(e => e.innerText)"""
 FOLD_ME = [
     (re.compile(r"\bsetup\("), "set-up"),
     (re.compile(r"\bplt\.|\bax\w*\.(set_|plot|imshow|hist|scatter|legend|axhline|axvline|fill_between|bar|errorbar|contour)"
@@ -278,7 +279,7 @@ FOLD_ME = [
 
 # Every code cell shown unfolded, with its tags (myst-nb writes a cell's tags as tag_* classes).
 UNFOLDED_CELLS = """() => [...document.querySelectorAll('div.cell div.cell_input')]
-  .filter(e => !e.closest('details'))
+  .filter(e => !e.closest('details') && !e.closest('.solution'))
   .map(e => ({text: e.innerText, tags: [...(e.closest('div.cell') || e).classList]
                  .filter(c => c.startsWith('tag_')).map(c => c.slice(4))}))"""
 PLUMBING = [

@@ -3,7 +3,8 @@
 Usage: python tools/page_rules.py book/03_cd_and_sml.ipynb [...]     (exit status 1 on a problem)
 
 What a reader sees unfolded is the experiment: a code cell shown unfolded (not tagged
-hide-input, remove-input or remove-cell)
+hide-input, remove-input or remove-cell, and not an exercise's solution, which the book folds
+into a dropdown)
   * has at most 25 lines,
   * does not glue or check (ch.glue, ch.check, glue(), a bare assert): those go in a folded
     cell under it; a cell tagged show-assert may keep an assert the reader should see (a
@@ -26,7 +27,7 @@ from pathlib import Path
 import nbformat
 
 MAX_LINES = 25
-FOLDED = {"hide-input", "remove-input", "remove-cell"}
+FOLDED = {"hide-input", "remove-input", "remove-cell", "solution"}
 PLUMBING = [
     (re.compile(r"\bch\.glue\("), "ch.glue"),
     (re.compile(r"\bch\.check\("), "ch.check"),
