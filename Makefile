@@ -79,8 +79,10 @@ check-site: env
 	$(BIN)/python tools/check_site.py --html _build/html --screenshots _build/screenshots \
 		--chromium $(CHROMIUM)
 
+# The peers install with --no-deps, so that pip leaves the pinned CPU torch alone (an unpinned
+# torch requirement would pull a multi-GB CUDA build).
 benchmark: $(STAMP)
-	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r benchmarks/requirements.txt
 	$(BIN)/python benchmarks/gibbs.py
 	$(BIN)/python benchmarks/rbm_training.py
 	$(BIN)/python benchmarks/score_matching.py
@@ -88,6 +90,7 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/hmc.py
 	$(BIN)/python benchmarks/ais.py
 	$(BIN)/python benchmarks/ais_increments.py
+	$(BIN)/python benchmarks/exact_log_z.py
 	$(BIN)/python benchmarks/large_softmax.py
 
 clean:

@@ -392,3 +392,56 @@ def test_filling_in_with_per_row_masks_matches_brute_force_on_both_paths():
             marg = exact.conditional_marginals(model, x, observed, chunk=chunk)
             torch.testing.assert_close(marg, torch.stack(expected_marg), rtol=1e-9, atol=1e-12)
     assert abs(expected_ll[0].item() - exact.log_likelihood(rbm, x[:1]).item()) < 1e-9
+
+
+# --- the compiled Gray-code kernel for an RBM enumerated over its hidden layer ----------------
+GRAY_CASES = {  # n_visible, n_hidden, weight std, bias std
+    "784x13": (784, 13, 0.3, 1.0),
+    "1100x12 (three unit chunks)": (1100, 12, 0.5, 1.0),
+    # every factor 1 + e^-|x| near 2: one product of all 1,500 would overflow
+    "1500x12 (x near 0)": (1500, 12, 0.001, 0.0),
+    "600x13 (|x| past 600: plain formula)": (600, 13, 60.0, 1.0),
+}
+
+
+@pytest.mark.parametrize("case", GRAY_CASES)
+def test_compiled_log_partition_of_a_hidden_enumeration_matches_torch(case, monkeypatch):
+    """The Gray-code kernel (exact/_softplus_sum.py) against torch's softplus over every state,
+    both in float64: 1e-12 relative. Either would catch a wrong sign of a flip (an error of
+    order |W|) or a lost unit chunk (order n / 512 nats)."""
+    from ebmlib.exact import _softplus_sum, enumeration
+
+    if _softplus_sum.softplus_sums is None:
+        pytest.skip("numba is not installed")
+    n_visible, n_hidden, std, bias_std = GRAY_CASES[case]
+    model = RBM.random(n_visible, n_hidden, weight_std=std, bias_std=bias_std, generator=torch.Generator().manual_seed(5))
+    assert 2**n_hidden * n_visible >= enumeration._COMPILED_WORK  # the kernel is the one tested
+    with torch.no_grad():
+        compiled = exact.log_partition(model)
+        monkeypatch.setattr(enumeration, "softplus_sums", None)
+        plain = exact.log_partition(model)
+    assert compiled.dtype == torch.float64
+    assert abs(compiled.item() - plain.item()) <= 1e-12 * abs(plain.item())
+
+
+def test_compiled_softplus_sums_of_every_state_match_torch_in_natural_order():
+    from ebmlib.exact import _softplus_sum
+
+    if _softplus_sum.softplus_sums is None:
+        pytest.skip("numba is not installed")
+    gen = torch.Generator().manual_seed(6)
+    for n, m in [(7, 3), (5, 1), (40, 11), (9, 12)]:  # blocks of 2^m (m < 10) and of 2^10
+        weight = torch.randn(n, m, generator=gen, dtype=torch.float64)
+        bias = torch.randn(n, generator=gen, dtype=torch.float64)
+        got = torch.from_numpy(_softplus_sum.softplus_sums(weight.numpy(), bias.numpy()))
+        want = torch.nn.functional.softplus(bias + exact.binary_states(m) @ weight.T).sum(1)
+        torch.testing.assert_close(got, want, rtol=1e-13, atol=1e-12)
+
+
+def test_log_partition_with_gradients_still_differentiates_a_large_hidden_enumeration():
+    """With gradients on, log Z takes the checkpointed torch path (the kernel has no backward)."""
+    model = RBM.random(600, 13, weight_std=0.1, generator=torch.Generator().manual_seed(7)).double()
+    log_z = exact.log_partition(model)
+    assert log_z.requires_grad
+    with torch.no_grad():
+        assert abs(log_z.item() - exact.log_partition(model).item()) < 1e-9
