@@ -102,7 +102,7 @@ try:  # numba is a dependency; torch's softplus is the fallback.
                 out[code] = total
         return out
 
-    def softplus_sums(weight: np.ndarray, bias: np.ndarray) -> np.ndarray:  # type: ignore[no-redef]
+    def softplus_sums(weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
         """``S[g] = sum_i softplus(bias_i + (weight @ h(g))_i)`` for every ``g < 2^m``.
 
         ``weight`` is ``[n, m]`` and ``bias`` ``[n]``, both converted to float64; the result is
