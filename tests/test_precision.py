@@ -159,3 +159,54 @@ def test_annealing_increments_are_accurate_for_small_steps_of_a_float32_model(ki
     big, big64 = path32.increment(x, 0.0, 1.0), path64.increment(x.double(), 0.0, 1.0)
     torch.testing.assert_close(big, big64, rtol=1e-5, atol=1e-4)
     torch.testing.assert_close(path32.increment(x, 1.0, 0.0), -big, rtol=1e-6, atol=1e-6)
+
+
+# --- continuous samplers and tempering swaps in half precision ---------------------------------
+# A sharp Gaussian (standard deviations 0.2 and 0.1) and steps large enough that almost every
+# proposal is rejected: a half-precision uniform of 0 (about 1 in 512 bfloat16 draws, 1 in 2,048
+# float16 ones) accepts any move, and the far proposals it lets in inflate the variance several
+# times. Seen with decision_dtype returning the model's dtype (the old code): MALA fails in both
+# half dtypes, HMC and the tempering swaps in bfloat16 (float16's uniforms are 0 too rarely).
+STDS = torch.tensor([0.2, 0.1])
+
+
+def _sharp_gaussian(dtype):
+    from ebmlib.models import GaussianEnergy
+
+    return GaussianEnergy(2, mean=torch.tensor([0.5, -1.0]), precision=torch.diag(STDS**-2), dtype=dtype)
+
+
+CONTINUOUS = {  # sampler with its settings, steps
+    "mala": (lambda model, x, n, gen: samplers.langevin(model, x, n, step_size=0.05, adjusted=True, generator=gen), 40),
+    "hmc": (lambda model, x, n, gen: samplers.hmc(model, x, n, step_size=0.5, n_leapfrog=3, generator=gen), 40),
+}
+
+
+@pytest.mark.parametrize("dtype", HALF)
+@pytest.mark.parametrize("case", CONTINUOUS)
+def test_mala_and_hmc_keep_a_half_precision_gaussian_invariant(case, dtype):
+    run, n_steps = CONTINUOUS[case]
+    model = _sharp_gaussian(dtype)
+    chains = 20_000
+    gen = torch.Generator().manual_seed(8)
+    start = torch.tensor([0.5, -1.0]) + STDS * torch.randn(chains, 2, generator=gen)  # exact draws
+    x = run(model, start.to(dtype), n_steps, gen).x.double()
+    mean_err = (x.mean(0) - torch.tensor([0.5, -1.0], dtype=torch.float64)).abs() / STDS.double()
+    var_ratio = x.var(0) / STDS.double() ** 2
+    # the half model rounds its energies (bfloat16: 3 significant digits): a few percent of slack
+    assert (mean_err < 5 / chains**0.5 + 0.02).all(), mean_err
+    assert ((var_ratio - 1).abs() < 5 * (2 / chains) ** 0.5 + 0.05).all(), var_ratio
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_tempering_swaps_of_a_half_precision_model_keep_the_rare_marginal(dtype):
+    """Swaps with a replica at T = 4, where the rare unit is on 70 times as often: a uniform of 0
+    accepts any swap and hands those states to T = 1 (seen to fail with half-precision uniforms)."""
+    truth = exact.marginals(_rare_boltzmann(dtype).to(torch.float64))
+    chains = 50_000
+    replicas = torch.zeros(2, chains, 4, dtype=dtype)
+    out = samplers.parallel_tempering(_rare_boltzmann(dtype), replicas, [1.0, 4.0], 10,
+                                      generator=torch.Generator().manual_seed(9))
+    got = out.samples.double().mean(0)
+    se = (truth * (1 - truth) / chains).sqrt()
+    assert ((got - truth).abs() < 5 * se + 0.01 * (truth > 1e-3)).all(), (got, truth)
