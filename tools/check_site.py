@@ -356,7 +356,7 @@ CHAPTER_MENTIONS = r"""(numbers) => {
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     const el = n.parentElement;
     if (!el || el.closest(skip)) continue;
-    const re = /\b[Cc]hapters?\s+(\d+)(?![.\d])/g;
+    const re = /\b[Cc]hapters?\s+(\d+)(?!\d|\.\d)/g;   // 'chapter 2.' ends a sentence; 'chapter 2.3' is a section
     let m;
     while ((m = re.exec(n.textContent)) !== null) {
       if (!numbers.includes(parseInt(m[1], 10))) continue;   // not one of this book's chapters

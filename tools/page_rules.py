@@ -35,7 +35,7 @@ PLUMBING = [
     (re.compile(r"^\s*assert\b", re.M), "assert"),
 ]
 DRAWING = re.compile(r"\bsetup\(|\bplt\.|\bax\w*\.(set_|plot|imshow|hist|scatter|legend)|\bplotting\.")
-CHAPTER = re.compile(r"\b[Cc]hapters?\s+(\d+)(?![.\d])")
+CHAPTER = re.compile(r"\b[Cc]hapters?\s+(\d+)(?!\d|\.\d)")  # "chapter 2." ends a sentence
 LINKED = re.compile(r"\{chapter\}`[^`]*`|\[[^\]]*\]\([^)]*\)|\{(doc|ref|numref)\}`[^`]*`|`[^`]*`")
 
 
