@@ -124,6 +124,16 @@ def test_citations_exist_and_glued_names_are_defined(path):
         assert glued, f"{path.name} shows unglued {name}"
 
 
+def test_every_chapter_is_converted_to_the_page_rules():
+    """Every chapter opted in to the page rules (notebook metadata ebmlib.page_rules), so the
+    test below and the site check hold all of them, and a new chapter cannot skip them."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    from page_rules import follows_page_rules
+
+    missing = [path.name for path in CHAPTERS if not follows_page_rules(path)]
+    assert not missing, f"not converted to the page rules: {missing}"
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_chapters_that_state_checked_claims_follow_the_page_rules(path):
     """A chapter converted to the page rules (notebook metadata ebmlib.page_rules) keeps them:
