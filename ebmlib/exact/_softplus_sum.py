@@ -22,7 +22,9 @@ minimum and a product, and one ``log`` per 512 units (each factor :math:`1 + e^{
 1,024 states starts from :math:`x`, :math:`E` and :math:`R` computed afresh, so the products'
 rounding (about one unit in the last place per step) stays below :math:`10^{-13}` relative; a
 block where some :math:`|x_i|` could pass 600 (so that :math:`e^{|x_i|}` could overflow) takes
-the plain formula instead. Blocks run in parallel. Results are float64, in natural order
+the plain formula instead. Blocks run on ``torch.get_num_threads()`` Python threads (the compiled
+loop releases the GIL; numba's own ``parallel=True`` would start an OpenMP runtime beside
+torch's, whose idle threads then spin against torch's). Results are float64, in natural order
 (``out[g]`` for the state whose bits are those of ``g``, least significant bit first, as
 :func:`ebmlib.exact.binary_states` lists them).
 
@@ -32,8 +34,10 @@ Without numba :func:`softplus_sums` is ``None`` and the caller evaluates the ter
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import torch
 
 _UNIT_CHUNK = 512  # factors multiplied before one log: each is at most 2
 _BLOCK_BITS = 10  # 1,024 states per block, each started afresh
@@ -44,20 +48,12 @@ softplus_sums: Callable[[np.ndarray, np.ndarray], np.ndarray] | None
 try:  # numba is a dependency; torch's softplus is the fallback.
     import numba
 
-    @numba.njit(parallel=True, cache=True, fastmath={"reassoc", "contract", "nsz"})
-    def _softplus_sums(weight_t, bias):  # pragma: no cover - compiled
+    @numba.njit(nogil=True, cache=True, fastmath={"reassoc", "contract", "nsz"})
+    def _softplus_sums(weight_t, bias, up, down, reach, out, first_block, last_block):  # pragma: no cover
         m, n = weight_t.shape  # weight_t[j] is the column W[:, j], contiguous
         k = min(m, _BLOCK_BITS)
         block = 1 << k
-        n_blocks = 1 << (m - k)
-        out = np.empty(1 << m, dtype=np.float64)
-        up = np.exp(weight_t)
-        down = np.exp(-weight_t)
-        reach = np.zeros(n, dtype=np.float64)  # how far x can move within a block
-        for j in range(k):
-            for i in range(n):
-                reach[i] += abs(weight_t[j, i])
-        for b in numba.prange(n_blocks):
+        for b in range(first_block, last_block):
             x = bias.copy()
             first = b * block
             code = first ^ (first >> 1)
@@ -100,7 +96,6 @@ try:  # numba is a dependency; torch's softplus is the fallback.
                     for i in range(n):
                         total += max(x[i], 0.0) + np.log1p(np.exp(-abs(x[i])))
                 out[code] = total
-        return out
 
     def softplus_sums(weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
         """``S[g] = sum_i softplus(bias_i + (weight @ h(g))_i)`` for every ``g < 2^m``.
@@ -109,7 +104,22 @@ try:  # numba is a dependency; torch's softplus is the fallback.
         float64 of shape ``[2^m]``.
         """
         weight_t = np.ascontiguousarray(np.asarray(weight, dtype=np.float64).T)
-        return _softplus_sums(weight_t, np.ascontiguousarray(bias, dtype=np.float64))
+        bias = np.ascontiguousarray(bias, dtype=np.float64)
+        m = weight_t.shape[0]
+        k = min(m, _BLOCK_BITS)
+        up, down = np.exp(weight_t), np.exp(-weight_t)
+        reach = np.abs(weight_t[:k]).sum(0)  # how far x can move within a block
+        out = np.empty(1 << m, dtype=np.float64)
+        n_blocks = 1 << (m - k)
+        workers = max(1, min(torch.get_num_threads(), n_blocks))
+        bounds = [n_blocks * w // workers for w in range(workers + 1)]
+        jobs = [(weight_t, bias, up, down, reach, out, lo, hi) for lo, hi in zip(bounds, bounds[1:])]
+        if workers == 1:
+            _softplus_sums(*jobs[0])
+        else:  # the compiled loop releases the GIL: plain threads, no second OpenMP runtime beside torch's
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(lambda job: _softplus_sums(*job), jobs))
+        return out
 
 except ImportError:  # pragma: no cover - exercised only where numba is missing
     softplus_sums = None
