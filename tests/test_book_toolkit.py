@@ -49,6 +49,21 @@ def test_a_false_claim_shows_a_cross_and_raises_with_the_claim_and_values(capsys
     assert ch.glued == {}  # nothing is published from a claim that does not hold
 
 
+def test_two_claims_that_share_a_value_glue_it_once(monkeypatch):
+    """myst-nb warns on a glue key glued twice (a build warning, so an error): a value that two
+    checks of a cell show is glued by the first only (the second is refused if it differs)."""
+    import myst_nb
+
+    keys = []
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=False: keys.append(name))
+    ch = chapter()
+    ch.check("step {step} accepts {rate:.2f}", True, step=0.3, rate=0.51)
+    ch.check("step {step} is stable", True, step=0.3)
+    assert keys == ["step", "rate"]
+    with pytest.raises(ValueError, match="step"):
+        ch.check("step {step} again", True, step=0.4)
+
+
 @pytest.mark.parametrize("claim, passed, values, error", [
     ("off by {err}", True, {}, ValueError),                        # a field without a value
     ("off by {err}", True, {"err": 1.0, "tol": 2.0}, ValueError),   # a value the claim hides

@@ -134,6 +134,8 @@ class Chapter:
         if not stated.passed:
             raise ClaimFailed(failure_message(stated))
         for name, value in stated.values.items():
+            if name in self._glued_by:  # an earlier claim glued the same value (checked above)
+                continue
             self._glued_by[name] = (value, claim)
             self.glue(**{name: value})
 

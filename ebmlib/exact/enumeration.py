@@ -104,7 +104,7 @@ def log_partition(model: EnergyModel, *, max_bits: int = _MAX_BITS) -> torch.Ten
 
     Without gradients, an RBM enumerated over its hidden layer (``n_hidden < n_visible``) on the
     CPU with at least :math:`2^{22}` softplus terms takes a compiled kernel that visits the hidden
-    states in Gray-code order (:mod:`ebmlib.exact._softplus_sum`): a 784 x 20 RBM in well under
+    states in Gray-code order (``ebmlib/exact/_softplus_sum.py``): a 784 x 20 RBM in well under
     a second, in float64, in the memory of one float64 per state.
 
     Args:
@@ -146,7 +146,7 @@ def log_partition(model: EnergyModel, *, max_bits: int = _MAX_BITS) -> torch.Ten
 
 def _hidden_log_weights(enum: Enumeration, device: torch.device) -> torch.Tensor | None:
     r""":math:`\sum_i \operatorname{softplus}(b + W h)_i` for every hidden state (float64, ``[2^m]``,
-    natural order) by the compiled kernel of :mod:`ebmlib.exact._softplus_sum`; ``None`` where it
+    natural order) by the compiled kernel of ``ebmlib/exact/_softplus_sum.py``; ``None`` where it
     does not apply (no numba, not the CPU, not a hidden-layer enumeration with an explicit weight,
     or too little work to repay it), and the caller evaluates ``log_weight`` with torch."""
     bip = enum.bipartite
