@@ -534,13 +534,14 @@ def expected_colab(config: dict, entry: str) -> str:
     return f"{colab}/github/{repo}/blob/{branch}/{path}"
 
 
-def _follows_page_rules(root: Path, config: dict, entry: str) -> bool:
-    """Whether the chapter ``entry`` opted in to the page rules (tools/page_rules.py)."""
+def _follows_page_rules(root: Path, config: dict, entry: str, rules: str = "page_rules") -> bool:
+    """Whether the chapter ``entry`` opted in to the page rules (tools/page_rules.py), or with
+    ``rules="output_rules"`` to the rules for its outputs (figure text, no bare reprs)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from page_rules import follows_page_rules
 
     notebook = root / config["repository"].get("path_to_book", "") / (entry + ".ipynb")
-    return notebook.is_file() and follows_page_rules(notebook)
+    return notebook.is_file() and follows_page_rules(notebook, rules)
 
 
 def check_colab(report: Report, name: str, hrefs: list[str], config: dict, entry: str,
@@ -761,17 +762,21 @@ def check_page(report: Report, context, base: str, html: Path, name: str, config
         check_tables(report, name, page.evaluate(TABLE_JUNK))
         check_references(report, name, prose, page.evaluate(GLUE))
         check_links(report, name, page.evaluate(LINKS), base, html)
-        # The page rules (plumbing, cell length, reprs, chapter links, figure text) hold for the
-        # chapters converted to them (notebook metadata ebmlib.page_rules: tools/page_rules.py).
+        # The page rules (plumbing, cell length, chapter links) hold for the chapters converted
+        # to them (notebook metadata ebmlib.page_rules: tools/page_rules.py); the output rules
+        # (no bare reprs, figure text of 10 px or more) for those whose outputs are converted too
+        # (ebmlib.output_rules).
         converted = notebook is None or _follows_page_rules(root, config, notebook)
+        outputs = notebook is None or _follows_page_rules(root, config, notebook, "output_rules")
         if notebook:
             check_colab(report, name, page.evaluate(COLAB), config, notebook, root)
             check_folding(report, name, page.evaluate(UNFOLDED))
             if converted:
                 check_plumbing(report, name, page.evaluate(UNFOLDED_CELLS))
-                check_reprs(report, name, page.evaluate(REPRS))
                 check_chapter_links(report, name, page.evaluate(CHAPTER_MENTIONS, chapters or []))
-        if converted:
+            if outputs:
+                check_reprs(report, name, page.evaluate(REPRS))
+        if outputs:
             check_figure_text(report, name, page.evaluate(FIGURE_IMAGES), html, base)
         if in_toc:
             check_code_width(report, name, page.evaluate(WIDTHS, WIDTH_SELECTORS))

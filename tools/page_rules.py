@@ -39,10 +39,11 @@ CHAPTER = re.compile(r"\b[Cc]hapters?\s+(\d+)(?!\d|\.\d)")  # "chapter 2." ends 
 LINKED = re.compile(r"\{chapter\}`[^`]*`|\[[^\]]*\]\([^)]*\)|\{(doc|ref|numref)\}`[^`]*`|`[^`]*`")
 
 
-def follows_page_rules(path: str | Path) -> bool:
-    """Whether the notebook at ``path`` opted in to the page rules (a converted chapter)."""
+def follows_page_rules(path: str | Path, rules: str = "page_rules") -> bool:
+    """Whether the notebook at ``path`` opted in to the page rules (a converted chapter), or with
+    ``rules="output_rules"`` to the site check's rules for its outputs (figure text, reprs)."""
     nb = nbformat.read(path, as_version=4)
-    return bool(nb.metadata.get("ebmlib", {}).get("page_rules", False))
+    return bool(nb.metadata.get("ebmlib", {}).get(rules, False))
 
 
 def problems(path: str | Path) -> list[str]:

@@ -234,7 +234,7 @@ def make_minibook(dest: Path, defects: bool = False, execute: bool = True) -> Pa
     for name, cells in parts:
         nb = nbformat.v4.new_notebook(cells=cells)
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        nb.metadata["ebmlib"] = {"page_rules": True}  # the pages are checked against every page rule
+        nb.metadata["ebmlib"] = {"page_rules": True, "output_rules": True}  # checked against every rule
         nbformat.write(nb, dest / "book" / f"{name}.ipynb")
     return dest
 
