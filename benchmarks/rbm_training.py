@@ -35,7 +35,7 @@ from _timing import optional  # noqa: E402
 
 from ebmlib import data, exact, objectives, training  # noqa: E402
 from ebmlib.models import RBM, block_gibbs  # noqa: E402
-from ebmlib.rbm_sgd import fit_rbm  # noqa: E402
+from ebmlib.rbm_sgd import _sgd_update_, fit_rbm  # noqa: E402
 from ebmlib.utils import make_generator  # noqa: E402
 
 
@@ -75,10 +75,7 @@ def general_by_hand(train, n_hidden, lr, batch, epochs, device):
             rows = train[order[i * batch:(i + 1) * batch]]
             chains = block_gibbs(chains, w, b, c, generator=gen)
             h_pos, h_neg = torch.addmm(c, rows, w).sigmoid_(), torch.addmm(c, chains, w).sigmoid_()
-            a = lr / batch
-            w.addmm_(rows.T, h_pos, alpha=a).addmm_(chains.T, h_neg, alpha=-a)
-            b.add_(rows.sum(0) - chains.sum(0), alpha=a)
-            c.add_(h_pos.sum(0) - h_neg.sum(0), alpha=a)
+            _sgd_update_(model, rows, h_pos, chains, h_neg, lr)  # fit_rbm's own update
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     return model, (time.perf_counter() - start) / epochs

@@ -131,10 +131,10 @@ def log_partition(model: EnergyModel, *, max_bits: int = _MAX_BITS) -> torch.Ten
     free = None if tracked else _hidden_log_weights(enum, _device_of(model))
     if free is not None:
         bip = _bipartite(enum)
-        parts = []
-        for start in range(0, free.numel(), _CHUNK):
-            states = binary_states(enum.n_bits, start, min(start + _CHUNK, free.numel()))
-            parts.append(torch.logsumexp(bip.log_prior(states).double() + free[start : start + _CHUNK], 0))
+        parts = [
+            torch.logsumexp(bip.log_prior(states).double() + free[i * _CHUNK : i * _CHUNK + len(states)], 0)
+            for i, states in enumerate(_chunks(enum.n_bits, free.device))
+        ]
     elif tracked:  # keep only each chunk's log-sum-exp; backward recomputes the chunk
         from torch.utils.checkpoint import checkpoint
 
