@@ -51,3 +51,11 @@ def test_compare_values_names_sign_and_shape():
     assert "NaN" in compare_values(e, torch.full((3,), float("nan")), 1e-6, 1e-6)
     assert "opposite sign" in _core.common_mistakes(e, -e)
     assert "times 2" in _core.common_mistakes(e, 2 * e)
+
+
+def test_a_cell_ending_with_check_shows_no_repr(toy):
+    """check() prints its message; the Result a cell ends with is not shown again as a repr
+    (the site check refuses bare reprs)."""
+    formatters = pytest.importorskip("IPython.core.formatters")
+    data, _ = formatters.DisplayFormatter().format(check("0.1", toy.reference, quiet=True))
+    assert data == {}

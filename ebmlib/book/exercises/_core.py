@@ -74,6 +74,10 @@ class Result:
     def __repr__(self) -> str:  # short: check() has printed the message already
         return f"Result(exercise={self.exercise!r}, passed={self.passed}, total={self.total})"
 
+    def _ipython_display_(self) -> None:
+        """Show nothing when a notebook cell ends with ``check(...)``: check() has printed
+        the message, and the book shows no bare reprs."""
+
 
 @dataclass
 class Exercise:
