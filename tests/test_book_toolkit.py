@@ -63,6 +63,19 @@ def test_two_claims_that_share_a_value_glue_it_once(monkeypatch):
         ch.check("step {step} again", True, step=0.4)
 
 
+def test_glued_strings_show_a_real_minus_sign(monkeypatch):
+    """An f-string glued for the text reads like book.number's output beside it: a real minus
+    sign, a typeset exponent, no negative zero; hyphens in words and ranges stay."""
+    myst_nb = pytest.importorskip("myst_nb")
+    shown = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=False: shown.update({name: value}))
+    ch = chapter()
+    ch.glue(a=f"{-0.412:.2f}", b=f"{8.9e-16:.1e}", c=f"{-0.0001:.3f}", d="-0.41 nats (CD-1, 10-20)")
+    assert shown == {"a": "\u22120.41", "b": "8.9 \u00d7 10\u207b\u00b9\u2076", "c": "0.000",
+                     "d": "\u22120.41 nats (CD-1, 10-20)"}
+    assert ch.glued["a"] == "-0.41"  # what the chapter glued, as it wrote it
+
+
 @pytest.mark.parametrize("claim, passed, values, error", [
     ("off by {err}", True, {}, ValueError),                        # a field without a value
     ("off by {err}", True, {"err": 1.0, "tol": 2.0}, ValueError),   # a value the claim hides

@@ -11,7 +11,7 @@ from .._version import __version__
 from ..plotting import BookFigure, use_book_style
 from ..utils import get_device, make_generator, seed_everything
 from .checks import Claim, ClaimFailed, failure_message, state_claim
-from .numbers import Typeset
+from .numbers import Typeset, as_shown
 from .tables import Table, table
 
 __all__ = ["Chapter", "setup"]
@@ -67,7 +67,9 @@ class Chapter:
     def glue(self, **values: object) -> None:
         """Glue each value under its name for the text (not displayed here).
 
-        * a string or an int: ``{glue:text}`name```;
+        * a string or an int: ``{glue:text}`name```; a string's numbers get a real minus sign
+          and a number formatted by Python is typeset (``f"{x:.1e}"`` shows as ``8.9 × 10⁻¹⁶``;
+          :func:`~ebmlib.book.numbers.as_shown`), so f-strings read like ``book.number``;
         * a :class:`~ebmlib.book.Typeset` number (``book.number(x, ".1e")``, ``book.power(2, 784)``):
           ``{glue}`name``` typesets it as maths, ``{glue:text}`name``` gives its text;
         * a :class:`~ebmlib.book.Table` (``book.table(...)``): a ``{glue-table}`` block;
@@ -91,6 +93,8 @@ class Chapter:
                 raise ValueError(f"{name} is the string {value!r}: NaN, inf and None are never shown")
             self.glued[name] = value
             shown = BookFigure(value) if _is_figure(value) else value
+            if isinstance(value, str):
+                shown = as_shown(value)  # a real minus sign, as number() and the checks give
             try:
                 from myst_nb import glue
             except ImportError:  # pragma: no cover - ebmlib[book] brings myst-nb

@@ -94,6 +94,29 @@ def _tex_mantissa(text: str) -> str:
     return text.replace(",", "{,}").replace("%", r"\%")
 
 
+_HYPHEN_MINUS = re.compile(r"(?:(?<=^)|(?<=[\s(\[=<>≈~]))-(?=\.?\d)")
+
+
+def as_shown(text: str) -> str:
+    """A string glued for the text, with a real minus sign on its numbers.
+
+    A string that is one number as Python formats it (``f"{x:.2f}"``, ``"1e-05"``) is
+    typeset by :func:`tidy` (``"−0.41"``, ``"10⁻⁵"``, no negative zero); in any other string a
+    hyphen right before a digit, at the start or after a space, a bracket or a relation, becomes
+    a minus (``"(-0.2, 0.3)"`` → ``"(−0.2, 0.3)"``); hyphens inside words and ranges
+    (``"CD-1"``, ``"10-20"``) stay.
+
+    >>> as_shown("-0.41 nats")
+    '−0.41 nats'
+    >>> as_shown("CD-1")
+    'CD-1'
+    """
+    typeset = tidy(text)
+    if typeset.tex is not None:
+        return typeset.text
+    return _HYPHEN_MINUS.sub(MINUS, text)
+
+
 def tidy(formatted: str) -> Typeset:
     """Typeset a string that Python's ``format`` produced (``"8.9e-16"``, ``"-0.000"``,
     ``"1,024"``, ``"12.5%"``, ``"0.016"``).
