@@ -99,6 +99,7 @@ METHODS: dict[str, Style] = {
     s.name: s
     for s in [
         # learning binary models (chapters 2-4, 6, 10)
+        _s("naive MCMC", "olive", "x"),
         _s("CD-1", "rose", "o"),
         _s("CD-k", "wine", "s"),
         _s("PCD", "indigo", "^"),
@@ -145,6 +146,8 @@ METHODS: dict[str, Style] = {
 }
 
 _ALIASES = {
+    "naive": "naive MCMC",
+    "naivealgorithm": "naive MCMC",
     "cd": "CD-k",
     "sml": "PCD",
     "pcd1": "PCD",
@@ -221,6 +224,7 @@ LINEUPS: dict[str, list[str]] = {
         "NCE",
         "exact ML",
     ],
+    "naive MCMC (chapters 2, 3)": ["naive MCMC", "CD-1", "CD-k", "PCD", "exact ML"],
     "pseudolikelihood (chapter 4)": [
         "PL",
         "generalized PL",
