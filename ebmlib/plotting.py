@@ -110,6 +110,7 @@ METHODS: dict[str, Style] = {
         _s("random conditional", "olive", "X"),
         _s("ratio matching", "sand", "h"),
         _s("NCE", "teal", "*"),
+        _s("naive MCMC", "olive", "o"),
         # continuous models (chapters 5, 6, 9, 10)
         _s("score matching", "wine", "d"),
         _s("sliced SM", "rose", "<"),
@@ -146,6 +147,7 @@ METHODS: dict[str, Style] = {
 
 _ALIASES = {
     "cd": "CD-k",
+    "naive": "naive MCMC",
     "sml": "PCD",
     "pcd1": "PCD",
     "pcdk": "PCD",
@@ -221,12 +223,14 @@ LINEUPS: dict[str, list[str]] = {
         "NCE",
         "exact ML",
     ],
+    "naive MCMC (chapters 2, 3)": ["naive MCMC", "CD-1", "CD-k", "PCD", "exact ML"],
     "pseudolikelihood (chapter 4)": [
         "PL",
         "generalized PL",
         "random conditional",
         "ratio matching",
         "CD-1",
+        "PCD",
         "exact ML",
     ],
     "continuous (chapters 5, 9, 10)": [
