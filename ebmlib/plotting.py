@@ -111,7 +111,6 @@ METHODS: dict[str, Style] = {
         _s("random conditional", "olive", "X"),
         _s("ratio matching", "sand", "h"),
         _s("NCE", "teal", "*"),
-        _s("naive MCMC", "olive", "o"),
         # continuous models (chapters 5, 6, 9, 10)
         _s("score matching", "wine", "d"),
         _s("sliced SM", "rose", "<"),
@@ -150,7 +149,6 @@ _ALIASES = {
     "naive": "naive MCMC",
     "naivealgorithm": "naive MCMC",
     "cd": "CD-k",
-    "naive": "naive MCMC",
     "sml": "PCD",
     "pcd1": "PCD",
     "pcdk": "PCD",
