@@ -250,6 +250,7 @@ LINEUPS: dict[str, list[str]] = {
         "Langevin ML (short-run)",
         "Langevin ML (persistent)",
         "score matching",
+        "NCE",
         "exact",
     ],
     "NCE family (chapters 6, 7)": [
