@@ -132,6 +132,10 @@ def test_every_chapter_is_converted_to_the_page_rules():
 
     missing = [path.name for path in CHAPTERS if not follows_page_rules(path)]
     assert not missing, f"not converted to the page rules: {missing}"
+    # ... and to the site check's output rules: figure text of 10 px or more as displayed,
+    # no bare reprs (checked on the built pages, so only the opt-in is checked here)
+    missing = [path.name for path in CHAPTERS if not follows_page_rules(path, "output_rules")]
+    assert not missing, f"not opted in to the output rules: {missing}"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
