@@ -262,6 +262,7 @@ LINEUPS: dict[str, list[str]] = {
         "self-normalized",
         "exact ML",
     ],
+    "self-normalization (chapter 7)": ["full softmax", "self-normalized"],
     "samplers (chapters 2, 3)": ["Gibbs", "MH", "MALA", "ULA", "HMC", "PT", "exact"],
     "estimators (chapter 8)": ["AIS", "reverse AIS", "bridge", "LIS", "importance sampling", "AIS tracker", "exact"],
 }

@@ -57,5 +57,17 @@ def test_a_cell_ending_with_check_shows_no_repr(toy):
     """check() prints its message; the Result a cell ends with is not shown again as a repr
     (the site check refuses bare reprs)."""
     formatters = pytest.importorskip("IPython.core.formatters")
-    data, _ = formatters.DisplayFormatter().format(check("0.1", toy.reference, quiet=True))
+    data, _ = formatters.DisplayFormatter().format(check("0.1", toy.reference))
     assert data == {}
+
+
+def test_a_quiet_result_shown_in_a_cell_prints_its_message_once(toy, capsys):
+    formatters = pytest.importorskip("IPython.core.formatters")
+    loud = check("0.1", toy.reference)
+    quiet = check("0.1", toy.wrong["mean of exp"], quiet=True)
+    capsys.readouterr()
+    for result in (loud, quiet):
+        data, _ = formatters.DisplayFormatter().format(result)
+        assert data == {}
+    printed = capsys.readouterr().out
+    assert "case 1 of 3 failed" in printed and "all 3 cases passed" not in printed

@@ -67,6 +67,7 @@ class Result:
     passed: int
     total: int
     message: str
+    printed: bool = False  # whether check() printed the message
 
     def __bool__(self) -> bool:
         return self.passed == self.total
@@ -75,8 +76,10 @@ class Result:
         return f"Result(exercise={self.exercise!r}, passed={self.passed}, total={self.total})"
 
     def _ipython_display_(self) -> None:
-        """Show nothing when a notebook cell ends with ``check(...)``: check() has printed
-        the message, and the book shows no bare reprs."""
+        """A notebook cell that ends with ``check(...)`` shows the message once (check() has
+        printed it; a quiet check's result prints it here), never a bare repr."""
+        if not self.printed:
+            print(wrap_output(self.message))
 
 
 @dataclass
@@ -295,7 +298,8 @@ def check(exercise_id: str, answer: Any, *, seed: int = 0, quiet: bool = False) 
         passed += 1
     if passed == len(cases):
         message = f"{title}: all {len(cases)} cases passed."
-    result = Result(exercise.id, passed, len(cases), ("✓ " if passed == len(cases) else "✗ ") + message)
+    result = Result(exercise.id, passed, len(cases), ("✓ " if passed == len(cases) else "✗ ") + message,
+                    printed=not quiet)
     if not quiet:
         print(wrap_output(result.message))
     return result
