@@ -325,3 +325,17 @@ def test_the_layouts_keep_the_default_text_above_10_px():
     for layout in plotting.LAYOUTS:
         width, _ = plotting.figsize(layout)
         assert width * plotting.DISPLAY_DPI <= 780   # shown at its size in the text column
+
+
+def test_checks_and_tables_typeset_the_numbers_in_their_words():
+    """A check's words and a table's headers and text cells read like its values: e-notation,
+    carets, an x between numbers, sqrt and Z-hat typeset; hyphens in names stay."""
+    from ebmlib.book.checks import state_claim
+    from ebmlib.book.numbers import as_shown
+
+    claim = state_claim("log Z-hat of the 784 x 20 RBM is within 1e-10 of sqrt(2^20): {e:.2f}",
+                        True, {"e": -0.5}, "a")
+    assert claim.text == "log Ẑ of the 784 × 20 RBM is within 10⁻¹⁰ of √(2²⁰): \u22120.50"
+    shown = book.table([{"m": "GPL, 2x2 windows", "v": 1.0}], {"m": "CD-1 vs 8x8", "v": "log Z-hat"})
+    assert shown.header == ["CD-1 vs 8×8", "log Ẑ"] and shown.cells[0][0] == "GPL, 2×2 windows"
+    assert as_shown("3x wider, CD-10, 10-20, x_1") == "3× wider, CD-10, 10-20, x_1"

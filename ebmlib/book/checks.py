@@ -16,7 +16,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
-from .numbers import Typeset, number, plain_value
+from .numbers import Typeset, as_shown, number, plain_value
 
 __all__ = ["ClaimFailed", "Claim", "state_claim", "failure_message"]
 
@@ -152,7 +152,7 @@ def state_claim(claim: str, passed: object, values: dict[str, object], anchor: s
         raise ValueError(f"claim {claim!r} is not a valid format string: {err}") from None
     for literal, name, spec, conversion in parsed:
         if literal:
-            parts.append((literal, None))
+            parts.append((as_shown(literal), None))  # its numbers typeset like the values
         if name is None:
             continue
         if not name.isidentifier():

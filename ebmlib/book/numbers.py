@@ -95,25 +95,37 @@ def _tex_mantissa(text: str) -> str:
 
 
 _HYPHEN_MINUS = re.compile(r"(?:(?<=^)|(?<=[\s(\[=<>≈~]))-(?=\.?\d)")
+_E_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d*)?[eE][-+]?\d+(?![\w.])")
+_CARET = re.compile(r"(?<=\d)\^\{?(-?\d+)\}?")
+_TIMES = re.compile(r"(?<=\d)( ?)x(?=\1\d)|(?<=\d)x(?= [a-z])")
+_SQRT = re.compile(r"\bsqrt\(")
 
 
 def as_shown(text: str) -> str:
-    """A string glued for the text, with a real minus sign on its numbers.
+    """A string for the text (a glued string, a check's words, a table's header), with its
+    numbers typeset as :func:`number` typesets them.
 
     A string that is one number as Python formats it (``f"{x:.2f}"``, ``"1e-05"``) is
-    typeset by :func:`tidy` (``"−0.41"``, ``"10⁻⁵"``, no negative zero); in any other string a
-    hyphen right before a digit, at the start or after a space, a bracket or a relation, becomes
-    a minus (``"(-0.2, 0.3)"`` → ``"(−0.2, 0.3)"``); hyphens inside words and ranges
+    typeset by :func:`tidy` (``"−0.41"``, ``"10⁻⁵"``, no negative zero). In any other string:
+    numbers in e-notation are typeset (``"below 1e-10"`` → ``"below 10⁻¹⁰"``), powers written
+    with a caret are raised (``"2^784"`` → ``"2⁷⁸⁴"``), an ``x`` between numbers is a times sign
+    (``"784 x 20"`` → ``"784 × 20"``), ``sqrt(`` is ``√(``, ``Z-hat`` is ``Ẑ``, and a hyphen
+    right before a digit, at the start or after a space, a bracket or a relation, becomes a
+    minus (``"(-0.2, 0.3)"`` → ``"(−0.2, 0.3)"``); hyphens inside words and ranges
     (``"CD-1"``, ``"10-20"``) stay.
 
     >>> as_shown("-0.41 nats")
     '−0.41 nats'
-    >>> as_shown("CD-1")
-    'CD-1'
+    >>> as_shown("CD-1, 2^16 states of a 784 x 20 RBM, error below 1e-10")
+    'CD-1, 2¹⁶ states of a 784 × 20 RBM, error below 10⁻¹⁰'
     """
     typeset = tidy(text)
     if typeset.tex is not None:
         return typeset.text
+    text = _E_NUMBER.sub(lambda m: tidy(m.group(0)).text, text)
+    text = _CARET.sub(lambda m: m.group(1).translate(_SUPERSCRIPT), text)
+    text = _TIMES.sub(lambda m: (m.group(1) or "") + "×", text)
+    text = _SQRT.sub("√(", text).replace("Z-hat", "Ẑ")
     return _HYPHEN_MINUS.sub(MINUS, text)
 
 

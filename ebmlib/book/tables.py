@@ -19,7 +19,7 @@ import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .numbers import Typeset, number, plain_value, tidy
+from .numbers import Typeset, as_shown, number, plain_value, tidy
 
 __all__ = ["Table", "table", "mean_std"]
 
@@ -239,7 +239,9 @@ def table(
             if valid:
                 target = (max if best[key] == "max" else min)(s for s, _ in valid)
                 bold |= {(i, j) for s, i in valid if s == target}
-    return Table(list(headers), unit_list, cells, numeric, bold)
+    headers = [as_shown(h) for h in headers]  # "log Z-hat", "1e-3", "784 x 20" typeset
+    unit_list = [None if u is None else as_shown(u) for u in unit_list]
+    return Table(headers, unit_list, cells, numeric, bold)
 
 
 def _one(value: object, spec: Spec | None, where: str, inf: str | None) -> tuple[str, bool, float | None]:
@@ -253,7 +255,7 @@ def _one(value: object, spec: Spec | None, where: str, inf: str | None) -> tuple
             raise ValueError(
                 f"{where} holds the string {value!r}; use None for a value that does not apply (shown as —)"
             )
-        return value, False, None
+        return as_shown(value), False, None
     if isinstance(value, bool):
         return ("yes" if value else "no"), False, None
     if isinstance(value, numbers.Real):

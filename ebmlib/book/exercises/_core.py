@@ -298,8 +298,9 @@ def check(exercise_id: str, answer: Any, *, seed: int = 0, quiet: bool = False) 
         passed += 1
     if passed == len(cases):
         message = f"{title}: all {len(cases)} cases passed."
-    result = Result(exercise.id, passed, len(cases), ("✓ " if passed == len(cases) else "✗ ") + message,
-                    printed=not quiet)
+    result = Result(
+        exercise.id, passed, len(cases), ("✓ " if passed == len(cases) else "✗ ") + message, printed=not quiet
+    )
     if not quiet:
         print(wrap_output(result.message))
     return result
