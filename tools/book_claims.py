@@ -88,7 +88,9 @@ def chapter_label(env, docname: str) -> str:
     for numbers in getattr(env, "toc_secnumbers", {}).get(docname, {}).values():
         number = ".".join(map(str, numbers))
         break
-    return f"{number}. {title}" if number else title
+    if number:
+        return f"{number}. {title}"
+    return "Preface" if docname == env.config.root_doc else title  # the root's title is the book's
 
 
 def _claim_paragraph(claim: dict) -> nodes.paragraph:
@@ -112,7 +114,11 @@ class FillClaimsLists(SphinxPostTransform):
             docs = [d for d in sorted(claims) if d in env.all_docs]
             total = sum(len(claims[d]) for d in docs)
             summary = nodes.paragraph(classes=["ebm-claims-summary"])
-            summary += nodes.Text(f"{total} claims in {len(docs)} chapters.")
+            numbered = [d for d in docs if getattr(env, "toc_secnumbers", {}).get(d)]
+            others = len(docs) - len(numbered)
+            where = f"{len(numbered)} chapters" + (" and the preface" if others == 1 else
+                                                  f" and {others} other pages" if others else "")
+            summary += nodes.Text(f"{total} claims in {where}.")
             out.append(summary)
             for docname in docs:
                 section = nodes.section(ids=[f"claims-{docname.split('/')[-1]}"], classes=["ebm-claims-chapter"])

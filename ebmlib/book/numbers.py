@@ -99,6 +99,8 @@ _E_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d*)?[eE][-+]?\d+(?![\w.])")
 _CARET = re.compile(r"(?<=\d)\^\{?(-?\d+)\}?")
 _TIMES = re.compile(r"(?<=\d)( ?)x(?=\1\d)|(?<=\d)x(?= [a-z])")
 _SQRT = re.compile(r"\bsqrt\(")
+_GREEK = {"sigma": "σ", "lambda": "λ", "beta": "β", "epsilon": "ε"}
+_GREEK_NAME = re.compile(r"\b(sigma|lambda|beta|epsilon)(?= ?=? ?\d)")
 
 
 def as_shown(text: str) -> str:
@@ -109,7 +111,8 @@ def as_shown(text: str) -> str:
     typeset by :func:`tidy` (``"−0.41"``, ``"10⁻⁵"``, no negative zero). In any other string:
     numbers in e-notation are typeset (``"below 1e-10"`` → ``"below 10⁻¹⁰"``), powers written
     with a caret are raised (``"2^784"`` → ``"2⁷⁸⁴"``), an ``x`` between numbers is a times sign
-    (``"784 x 20"`` → ``"784 × 20"``), ``sqrt(`` is ``√(``, ``Z-hat`` is ``Ẑ``, and a hyphen
+    (``"784 x 20"`` → ``"784 × 20"``), ``sqrt(`` is ``√(``, ``Z-hat`` is ``Ẑ``, a Greek letter
+    spelled out before its value is the letter (``"sigma = 0.1"`` → ``"σ = 0.1"``), and a hyphen
     right before a digit, at the start or after a space, a bracket or a relation, becomes a
     minus (``"(-0.2, 0.3)"`` → ``"(−0.2, 0.3)"``); hyphens inside words and ranges
     (``"CD-1"``, ``"10-20"``) stay.
@@ -119,13 +122,16 @@ def as_shown(text: str) -> str:
     >>> as_shown("CD-1, 2^16 states of a 784 x 20 RBM, error below 1e-10")
     'CD-1, 2¹⁶ states of a 784 × 20 RBM, error below 10⁻¹⁰'
     """
-    typeset = tidy(text)
-    if typeset.tex is not None:
-        return typeset.text
+    try:
+        if text == text.strip() and tidy(text).tex is not None:  # keeps a literal's spaces
+            return tidy(text).text
+    except ValueError:  # "inf", "none" as words: no number to typeset
+        pass
     text = _E_NUMBER.sub(lambda m: tidy(m.group(0)).text, text)
     text = _CARET.sub(lambda m: m.group(1).translate(_SUPERSCRIPT), text)
     text = _TIMES.sub(lambda m: (m.group(1) or "") + "×", text)
     text = _SQRT.sub("√(", text).replace("Z-hat", "Ẑ")
+    text = _GREEK_NAME.sub(lambda m: _GREEK[m.group(1)], text)  # "sigma = 0.1" is σ = 0.1
     return _HYPHEN_MINUS.sub(MINUS, text)
 
 
