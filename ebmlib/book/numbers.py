@@ -99,8 +99,8 @@ _E_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d*)?[eE][-+]?\d+(?![\w.])")
 _CARET = re.compile(r"(?<=\d)\^\{?(-?\d+)\}?")
 _TIMES = re.compile(r"(?<=\d)( ?)x(?=\1\d)|(?<=\d)x(?= [a-z])")
 _SQRT = re.compile(r"\bsqrt\(")
-_GREEK = {"sigma": "σ", "lambda": "λ", "beta": "β", "epsilon": "ε"}
-_GREEK_NAME = re.compile(r"\b(sigma|lambda|beta|epsilon)(?= ?=? ?\d)")
+_GREEK = {"sigma": "σ", "lambda": "λ", "beta": "β", "epsilon": "ε", "delta": "δ"}
+_GREEK_NAME = re.compile(r"\b(sigma|lambda|beta|epsilon|delta)(?= ?=? ?\d)")
 
 
 def as_shown(text: str) -> str:
