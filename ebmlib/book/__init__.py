@@ -23,7 +23,7 @@ See the page guide of the book's repository for how a chapter uses them.
 
 from .chapter import Chapter, setup
 from .checks import Claim, ClaimFailed
-from .numbers import Typeset, number, power, tidy
+from .numbers import Typeset, as_shown, number, power, tidy
 from .tables import Table, mean_std, table
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "number",
     "power",
     "tidy",
+    "as_shown",
     "Table",
     "table",
     "mean_std",

@@ -69,7 +69,7 @@ class Chapter:
 
         * a string or an int: ``{glue:text}`name```; a string's numbers get a real minus sign
           and a number formatted by Python is typeset (``f"{x:.1e}"`` shows as ``8.9 × 10⁻¹⁶``;
-          :func:`~ebmlib.book.numbers.as_shown`), so f-strings read like ``book.number``;
+          :func:`~ebmlib.book.as_shown`), so f-strings read like ``book.number``;
         * a :class:`~ebmlib.book.Typeset` number (``book.number(x, ".1e")``, ``book.power(2, 784)``):
           ``{glue}`name``` typesets it as maths, ``{glue:text}`name``` gives its text;
         * a :class:`~ebmlib.book.Table` (``book.table(...)``): a ``{glue-table}`` block;
