@@ -114,10 +114,10 @@ class FillClaimsLists(SphinxPostTransform):
             docs = [d for d in sorted(claims) if d in env.all_docs]
             total = sum(len(claims[d]) for d in docs)
             summary = nodes.paragraph(classes=["ebm-claims-summary"])
-            numbered = [d for d in docs if getattr(env, "toc_secnumbers", {}).get(d)]
-            others = len(docs) - len(numbered)
-            where = f"{len(numbered)} chapters" + (" and the preface" if others == 1 else
-                                                  f" and {others} other pages" if others else "")
+            others = [d for d in docs if not getattr(env, "toc_secnumbers", {}).get(d)]
+            where = f"{len(docs) - len(others)} chapters" + (
+                " and the preface" if others == [env.config.root_doc]
+                else f" and {len(others)} other pages" if others else "")
             summary += nodes.Text(f"{total} claims in {where}.")
             out.append(summary)
             for docname in docs:

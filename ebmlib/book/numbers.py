@@ -122,11 +122,13 @@ def as_shown(text: str) -> str:
     >>> as_shown("CD-1, 2^16 states of a 784 x 20 RBM, error below 1e-10")
     'CD-1, 2¹⁶ states of a 784 × 20 RBM, error below 10⁻¹⁰'
     """
-    try:
-        if text == text.strip() and tidy(text).tex is not None:  # keeps a literal's spaces
-            return tidy(text).text
-    except ValueError:  # "inf", "none" as words: no number to typeset
-        pass
+    if text == text.strip():  # one number (a literal with spaces around it keeps them)
+        try:
+            whole = tidy(text)
+        except ValueError:  # "inf", "none" as words: no number to typeset
+            whole = Typeset(text) if text else None
+        if whole is not None and whole.tex is not None:
+            return whole.text
     text = _E_NUMBER.sub(lambda m: tidy(m.group(0)).text, text)
     text = _CARET.sub(lambda m: m.group(1).translate(_SUPERSCRIPT), text)
     text = _TIMES.sub(lambda m: (m.group(1) or "") + "×", text)
