@@ -339,3 +339,5 @@ def test_checks_and_tables_typeset_the_numbers_in_their_words():
     shown = book.table([{"m": "GPL, 2x2 windows", "v": 1.0}], {"m": "CD-1 vs 8x8", "v": "log Z-hat"})
     assert shown.header == ["CD-1 vs 8×8", "log Ẑ"] and shown.cells[0][0] == "GPL, 2×2 windows"
     assert as_shown("3x wider, CD-10, 10-20, x_1") == "3× wider, CD-10, 10-20, x_1"
+    assert as_shown("sigma = 0.1, beta1 = 0.9, $\\sigma = 0.1$, \\sqrt(2)") == \
+        "σ = 0.1, beta1 = 0.9, $\\sigma = 0.1$, \\sqrt(2)"

@@ -98,9 +98,9 @@ _HYPHEN_MINUS = re.compile(r"(?:(?<=^)|(?<=[\s(\[=<>≈~]))-(?=\.?\d)")
 _E_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d*)?[eE][-+]?\d+(?![\w.])")
 _CARET = re.compile(r"(?<=\d)\^\{?(-?\d+)\}?")
 _TIMES = re.compile(r"(?<=\d)( ?)x(?=\1\d)|(?<=\d)x(?= [a-z])")
-_SQRT = re.compile(r"\bsqrt\(")
+_SQRT = re.compile(r"(?<!\\)\bsqrt\(")
 _GREEK = {"sigma": "σ", "lambda": "λ", "beta": "β", "epsilon": "ε", "delta": "δ"}
-_GREEK_NAME = re.compile(r"\b(sigma|lambda|beta|epsilon|delta)(?= ?=? ?\d)")
+_GREEK_NAME = re.compile(r"(?<!\\)\b(sigma|lambda|beta|epsilon|delta)\b(?= ?=? ?\d)")  # not \sigma, beta1
 
 
 def as_shown(text: str) -> str:
@@ -126,7 +126,7 @@ def as_shown(text: str) -> str:
         try:
             whole = tidy(text)
         except ValueError:  # "inf", "none" as words: no number to typeset
-            whole = Typeset(text) if text else None
+            whole = None
         if whole is not None and whole.tex is not None:
             return whole.text
     text = _E_NUMBER.sub(lambda m: tidy(m.group(0)).text, text)
